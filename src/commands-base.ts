@@ -10,7 +10,7 @@ import { UserError, isUserError } from './errors.js';
 export abstract class BmlbCommand<T> extends Command {
   static override enableJsonFlag = true;
 
-  static baseFlags = {
+  static override baseFlags = {
     cluster: Flags.string({
       char: 'c',
       description: 'cluster name (bmlb-workspace/NAME/NAME.yaml) or path to a cluster file',

@@ -10,10 +10,9 @@ export type IpFamily = 'IPv4' | 'IPv6';
 export interface NodeSpec {
   /** SSH address (GDCV `address`). */
   address: string;
-  /** The node's cluster address (GDCV `k8sIP`); equals `address` when the file omits it. */
+  /** The node's cluster address (GDCV `k8sIP`); equals `address` when the file omits it.
+   *  The Kubernetes Node is found by this InternalIP (node names are the machines' hostnames). */
   k8sIP: string;
-  /** Kubernetes node name; bmlb uses the address as GDCV does unless the lab says otherwise. */
-  name: string;
 }
 
 export interface AddressPool {
@@ -111,3 +110,39 @@ export interface ClusterConfig {
   /** `metadata.annotations` of the Cluster (e.g. baremetal.cluster.gke.io/prevent-deletion). */
   annotations: Record<string, string>;
 }
+
+/**
+ * The in-cluster configuration the speakers and the controller run on: the `config.yaml` key of
+ * ConfigMap `bmlb-system/bmlb-config`, derived from the cluster file only (see toSpeakerConfig in
+ * src/config/speaker-config.ts). Never edited by hand; the controller restores it on drift.
+ */
+export interface SpeakerConfig {
+  /** Schema version of this document. */
+  apiVersion: 'bmlb.io/v1';
+  clusterName: string;
+  type: 'layer2' | 'bgp';
+  controlPlaneVIP: string;
+  ingressVIP?: string;
+  addressPools: AddressPool[];
+  /** LB nodes by cluster address; the speaker on a node whose InternalIP is here is a candidate. */
+  lbNodes: { address: string; k8sIP: string }[];
+  speaker: SpeakerSettings;
+  localASN?: number;
+  bgpPeers: BgpPeer[];
+}
+
+/** Well-known names shared by the installer, the daemons and the lab. */
+export const NAMES = {
+  namespace: 'bmlb-system',
+  configMap: 'bmlb-config',
+  configKey: 'config.yaml',
+  memberSecret: 'bmlb-memberlist',
+  memberSecretKey: 'secretkey',
+  lbNodeLabel: 'baremetal.cluster.gke.io/lbnode',
+  announcingNodeAnnotation: 'bmlb.io/announcing-node',
+  allocatedPoolAnnotation: 'bmlb.io/address-pool',
+  webhookService: 'bmlb-webhook',
+  speakerServiceAccount: 'bmlb-speaker',
+  controllerServiceAccount: 'bmlb-controller',
+  installerFieldManager: 'bmlb',
+} as const;
