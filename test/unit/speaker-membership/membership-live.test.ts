@@ -1,0 +1,108 @@
+// Three real memberships on 127.0.0.1 (distinct ports), real UDP and TCP sockets.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { startMembership, type Membership, type MembershipOptions } from '../../../src/speaker/membership.js';
+import { encodeMessage } from '../../../src/speaker/membership-message.js';
+
+const secret = Buffer.from('a-test-secret-of-32-bytes-length');
+const HB = 50;
+const FAIL = 250;
+const open = new Set<Membership>();
+after(async () => {
+  for (const m of open) await m.close();
+});
+
+async function start(nodeName: string, port = 0, peers: string[] = [], extra: Partial<MembershipOptions> = {}): Promise<Membership> {
+  const m = await startMembership({ nodeName, bindAddress: '127.0.0.1', port, peers, secret, heartbeatIntervalMs: HB, failureTimeoutMs: FAIL, ...extra });
+  open.add(m);
+  return m;
+}
+async function stop(m: Membership, leave = false): Promise<void> {
+  await m.close({ leave });
+  open.delete(m);
+}
+async function waitFor(what: string, pred: () => boolean, timeoutMs: number): Promise<number> {
+  const t0 = Date.now();
+  while (!pred()) {
+    if (Date.now() - t0 > timeoutMs) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return Date.now() - t0;
+}
+
+test('GIVEN three speakers WHEN one dies, restarts, and packets are spoofed or replayed THEN membership follows and drops the bad packets', async () => {
+  const a = await start('lb-a');
+  const b = await start('lb-b');
+  const c = await start('lb-c');
+  const addrs = [a, b, c].map((m) => `127.0.0.1:${m.localPort()}`);
+  for (const m of [a, b, c]) m.setPeers(addrs);
+  const all = ['lb-a', 'lb-b', 'lb-c'];
+  const changes: string[][] = [];
+  a.on('change', (live) => changes.push(live));
+
+  // THEN all three see each other
+  await waitFor('full membership', () => [a, b, c].every((m) => m.live().join() === all.join()), 2000);
+
+  // WHEN c is killed (no goodbye) THEN a and b declare it dead within failureTimeout + a heartbeat (+ slack for a shared CPU)
+  const cPort = c.localPort();
+  await stop(c);
+  const deadAfter = await waitFor('c declared dead', () => a.live().join() === 'lb-a,lb-b' && b.live().join() === 'lb-a,lb-b', 2000);
+  assert.ok(deadAfter >= FAIL - HB, `declared dead too early (${deadAfter} ms): a live peer must not be dropped before the timeout`);
+  assert.deepEqual(changes.at(-1), ['lb-a', 'lb-b']);
+
+  // WHEN c restarts on the same address THEN it rejoins everywhere
+  const c2 = await start('lb-c', cPort, addrs);
+  await waitFor('c rejoined', () => [a, b, c2].every((m) => m.live().join() === all.join()), 2000);
+  assert.deepEqual(changes.at(-1), all);
+
+  // WHEN a datagram signed with the wrong key claims to be node lb-x THEN it is dropped and counted
+  const spy = createSocket('udp4');
+  after(() => new Promise<void>((r) => spy.close(() => r())));
+  await new Promise<void>((r) => spy.bind(0, '127.0.0.1', () => r()));
+  const authBefore = b.stats().droppedAuth;
+  const forged = encodeMessage({ kind: 'heartbeat', node: 'lb-x', incarnation: Date.now() * 1000, seq: 1, sentAt: Date.now() }, Buffer.from('the-wrong-secret-the-wrong-secret'));
+  spy.send(forged, b.localPort(), '127.0.0.1');
+  await waitFor('spoofed packet counted', () => b.stats().droppedAuth > authBefore, 2000);
+  assert.ok(!b.live().includes('lb-x'));
+
+  // WHEN a genuine heartbeat from a is captured and replayed to b THEN it is dropped as a replay
+  const captured = new Promise<Buffer>((resolve) => spy.once('message', (m) => resolve(m)));
+  a.setPeers([...addrs, `127.0.0.1:${(spy.address() as { port: number }).port}`]);
+  const packet = await captured;
+  await new Promise((r) => setTimeout(r, 3 * HB)); // b has received this very seq from a by now
+  const replayBefore = b.stats().droppedReplay;
+  spy.send(packet, b.localPort(), '127.0.0.1');
+  await waitFor('replay counted', () => b.stats().droppedReplay > replayBefore, 2000);
+
+  // WHEN c leaves gracefully THEN the others drop it without waiting for the timeout
+  await stop(c2, true);
+  await waitFor('c left', () => a.live().join() === 'lb-a,lb-b' && b.live().join() === 'lb-a,lb-b', FAIL);
+
+  const s = a.stats();
+  assert.equal(s.members, 2);
+  assert.ok(s.sent > 0 && s.received > 0);
+});
+
+test('GIVEN UDP is blocked in one direction WHEN members probe over TCP THEN they still see each other', async () => {
+  // Only b has a peer list, so a never sends b a UDP heartbeat: a learns b from b's TCP join and UDP
+  // heartbeats, while b hears a only through the replies to its TCP probes (the UDP-silent fallback).
+  const a = await start('tcp-a');
+  const b = await start('tcp-b', 0, []);
+  b.setPeers([`127.0.0.1:${a.localPort()}`]);
+  await waitFor('both live', () => a.live().join() === 'tcp-a,tcp-b' && b.live().join() === 'tcp-a,tcp-b', 2000);
+  // b stays live at a only through b's heartbeats; a stays live at b only through TCP probe replies.
+  await new Promise((r) => setTimeout(r, FAIL * 3));
+  assert.equal(b.live().join(), 'tcp-a,tcp-b', 'b must keep a alive through TCP probes');
+  assert.ok(b.stats().tcpProbes >= 2, `expected repeated TCP probes, got ${b.stats().tcpProbes}`);
+  await stop(a);
+  await waitFor('a dead at b', () => b.live().join() === 'tcp-b', 2000);
+  await stop(b);
+});
+
+test('GIVEN a short secret WHEN starting THEN a UserError says how to fix it', async () => {
+  await assert.rejects(
+    startMembership({ nodeName: 'x', bindAddress: '127.0.0.1', port: 0, peers: [], secret: Buffer.from('short'), heartbeatIntervalMs: HB, failureTimeoutMs: FAIL }),
+    (e: Error & { code?: string }) => e.code === 'MemberSecretTooShort',
+  );
+});
