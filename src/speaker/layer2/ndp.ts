@@ -126,12 +126,13 @@ export function decodeNdpFrame(frame: Buffer): NdpDecodeResult {
   if (p.length < IPV6_HEADER_LENGTH || (p[0] ?? 0) >> 4 !== 6) return { ok: false, reason: 'short' };
   if (p[6] !== ICMPV6) return { ok: false, reason: 'notIcmpv6' };
   const payloadLength = p.readUInt16BE(4);
-  if (p.length < IPV6_HEADER_LENGTH + payloadLength || payloadLength < 24) return { ok: false, reason: 'short' };
+  if (p.length < IPV6_HEADER_LENGTH + payloadLength || payloadLength < 4) return { ok: false, reason: 'short' };
   const src = p.subarray(8, 24);
   const dst = p.subarray(24, 40);
   const icmp = p.subarray(IPV6_HEADER_LENGTH, IPV6_HEADER_LENGTH + payloadLength);
   const type = icmp[0];
   if (type !== NEIGHBOR_SOLICITATION && type !== NEIGHBOR_ADVERTISEMENT) return { ok: false, reason: 'notNeighborDiscovery' };
+  if (payloadLength < 24) return { ok: false, reason: 'short' };
   if (p[7] !== ND_HOP_LIMIT) return { ok: false, reason: 'hopLimit' };
   if (icmp[1] !== 0) return { ok: false, reason: 'badCode' };
   const zeroed = Buffer.from(icmp);

@@ -80,7 +80,7 @@ export function createSegment(prefix: string, hosts: SegmentHost[]): Segment {
       }
     },
     spawn(host, cmd, env) {
-      const child = spawn('ip', ['netns', 'exec', nsOf(host), ...cmd], { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
+      const child = spawn('ip', ['netns', 'exec', nsOf(host), ...cmd], { stdio: ['pipe', 'pipe', 'pipe'], env: env ?? process.env });
       children.push(child);
       return child;
     },
