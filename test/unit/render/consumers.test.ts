@@ -1,0 +1,145 @@
+/**
+ * Every rendered file checked by its real consumer:
+ *  - keepalived.conf by `keepalived --config-test` on a sandbox node that has the node's
+ *    interface and address (keepalived refuses unknown interfaces, so the check runs there);
+ *  - haproxy.cfg by `haproxy -c`;
+ *  - every Kubernetes object (static pods included) by the offline schema in
+ *    src/render/manifest-schema.ts (structure from the Kubernetes OpenAPI models).
+ * And the pair working together: keepalived + HAProxy started with exactly the static pods'
+ * commands take the VIP, forward to a TLS "apiserver", give the VIP up when the apiserver dies
+ * and take it back when it returns.
+ * Root only (network namespaces); CI runs as root.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { parseIp } from '../../../src/net/address.js';
+import { renderAll, type Rendered, type RenderInput } from '../../../src/render/render-all.js';
+import { validateManifest } from '../../../src/render/manifest-schema.js';
+import { NODE_PATHS, PORTS } from '../../../src/render/layout.js';
+import { NodeSandbox, waitFor } from './node-sandbox.js';
+import { samples } from './samples.js';
+
+const rendered: { name: string; input: RenderInput; out: Rendered }[] = samples().map((s) => ({ name: s.name, input: s.input, out: renderAll(s.input) }));
+
+function file(out: Rendered, address: string, path: string): string {
+  const n = out.nodes.find((x) => x.address === address);
+  const f = n?.files.find((x) => x.path === path);
+  if (!f) throw new Error(`no ${path} for ${address}`);
+  return f.content;
+}
+
+function nodeCidr(input: RenderInput, address: string): { iface: string; cidr: string } {
+  const node = input.config.loadBalancer.nodes.find((n) => n.address === address)!;
+  const facts = input.nodeFacts[address]!;
+  return { iface: facts.interface, cidr: `${node.k8sIP}/${facts.prefixLength}` };
+}
+
+// The sandbox bind-mounts over /etc/bmlb, which must exist as a mount point (the lab creates it too).
+let createdEtcBmlb = false;
+before(() => {
+  if (!existsSync('/etc/bmlb')) { mkdirSync('/etc/bmlb'); createdEtcBmlb = true; }
+});
+after(() => {
+  if (createdEtcBmlb) { try { rmdirSync('/etc/bmlb'); } catch { /* someone else uses it now */ } }
+});
+
+describe('rendered configs pass their real consumers', () => {
+  for (const { name, input, out } of rendered) {
+    for (const node of out.nodes) {
+      it(`GIVEN sample ${name} node ${node.address} WHEN keepalived --config-test reads its keepalived.conf THEN it exits 0 with no warnings`, async (t) => {
+        const { iface, cidr } = nodeCidr(input, node.address);
+        const box = new NodeSandbox(iface, [cidr]);
+        t.after(() => box.close());
+        box.writeEtcBmlb(NODE_PATHS.keepalivedConf, file(out, node.address, NODE_PATHS.keepalivedConf));
+        const r = box.run(['keepalived', '--config-test', '-f', NODE_PATHS.keepalivedConf]);
+        assert.equal(r.code, 0, `keepalived --config-test failed:\n${r.stdout}${r.stderr}`);
+        assert.equal(`${r.stdout}${r.stderr}`.trim(), '', 'keepalived printed warnings');
+      });
+
+      it(`GIVEN sample ${name} node ${node.address} WHEN haproxy -c reads its haproxy.cfg THEN it is valid with no warnings`, async (t) => {
+        const { iface, cidr } = nodeCidr(input, node.address);
+        const box = new NodeSandbox(iface, [cidr]);
+        t.after(() => box.close());
+        box.writeEtcBmlb(NODE_PATHS.haproxyCfg, file(out, node.address, NODE_PATHS.haproxyCfg));
+        const r = box.run(['haproxy', '-c', '-f', NODE_PATHS.haproxyCfg]);
+        const text = `${r.stdout}${r.stderr}`;
+        assert.equal(r.code, 0, `haproxy -c failed:\n${text}`);
+        assert.match(text, /Configuration file is valid/);
+        assert.doesNotMatch(text, /\[(WARNING|ALERT)\]/, `haproxy -c warned:\n${text}`);
+      });
+
+      it(`GIVEN sample ${name} node ${node.address} WHEN its static pod manifests are validated THEN they match the Pod schema`, () => {
+        for (const path of [NODE_PATHS.keepalivedManifest, NODE_PATHS.haproxyManifest]) {
+          const obj: unknown = parse(file(out, node.address, path));
+          assert.deepEqual(validateManifest(obj), [], `${path} of ${node.address}`);
+        }
+      });
+    }
+
+    it(`GIVEN sample ${name} WHEN every in-cluster manifest is validated THEN none has a schema error`, () => {
+      assert.ok(out.manifests.length >= 10);
+      for (const m of out.manifests) assert.deepEqual(validateManifest(m), [], `${m.kind} ${m.metadata.name}`);
+    });
+  }
+});
+
+describe('rendered keepalived and HAProxy run together', () => {
+  it('GIVEN the lab sample\'s first LB node WHEN keepalived and HAProxy run with the static pods\' commands THEN the VIP comes up, forwards to the apiserver, leaves when the apiserver dies and returns with it', async (t) => {
+    const { input, out } = rendered.find((r) => r.name === 'lab')!;
+    const address = out.nodes[0]!.address;
+    const { iface, cidr } = nodeCidr(input, address);
+    const cp = input.config.controlPlane.nodes[0]!.k8sIP;
+    const vip = input.config.loadBalancer.controlPlaneVIP;
+    const lbPort = input.config.loadBalancer.controlPlaneLBPort;
+    assert.equal(parseIp(cp)?.family, 4);
+    // The control-plane address lives on the sandbox's loopback: HAProxy reaches the "apiserver" locally.
+    const box = new NodeSandbox(iface, [cidr], { loopbackAddresses: [`${cp}/32`], sysctls: { 'net.ipv4.ip_nonlocal_bind': '1' } });
+    t.after(() => box.close());
+
+    // A TLS server standing in for kube-apiserver: /readyz answers 200 "ok".
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1',
+      '-subj', '/CN=apiserver', '-keyout', join(box.dir, 'tls.key'), '-out', join(box.dir, 'tls.crt')], { stdio: 'pipe' });
+    const serverJs = join(box.dir, 'apiserver.mjs');
+    writeFileSync(serverJs, `
+      import https from 'node:https'; import { readFileSync } from 'node:fs';
+      https.createServer({ key: readFileSync(${JSON.stringify(join(box.dir, 'tls.key'))}), cert: readFileSync(${JSON.stringify(join(box.dir, 'tls.crt'))}) },
+        (req, res) => { res.writeHead(200, { 'content-type': 'text/plain' }); res.end(req.url === '/readyz' ? 'ok' : 'apiserver'); })
+        .listen(${PORTS.apiserver}, ${JSON.stringify(cp)});
+    `);
+    const startApiserver = () => box.start([process.execPath, serverJs]);
+
+    for (const f of out.nodes[0]!.files) if (f.path.startsWith('/etc/bmlb/')) box.writeEtcBmlb(f.path, f.content);
+    const podCommand = (path: string): string[] => {
+      const pod = parse(file(out, address, path)) as { spec: { containers: { command: string[] }[] } };
+      return pod.spec.containers[0]!.command;
+    };
+    let apiserver = startApiserver();
+    const haproxy = box.start(podCommand(NODE_PATHS.haproxyManifest));
+    const keepalived = box.start(podCommand(NODE_PATHS.keepalivedManifest));
+    const logs = () => `--- keepalived\n${keepalived.log()}\n--- haproxy\n${haproxy.log()}`;
+    const vipCidr = `${vip}/${input.nodeFacts[address]!.prefixLength}`;
+    const hasVip = () => box.addresses(iface).includes(vipCidr);
+    const throughVip = (): string => {
+      const r = spawnSync('ip', ['netns', 'exec', box.ns, 'curl', '-sk', '--max-time', '2', `https://${vip}:${lbPort}/readyz`], { encoding: 'utf8' });
+      return r.stdout;
+    };
+
+    const up = await waitFor(hasVip, 10000);
+    assert.ok(up >= 0, `the VIP never came up\n${logs()}`);
+    assert.ok((await waitFor(() => throughVip() === 'ok', 5000)) >= 0, `https://${vip}:${lbPort}/readyz did not reach the apiserver\n${logs()}`);
+
+    apiserver.stop();
+    const gone = await waitFor(() => !hasVip(), 15000);
+    assert.ok(gone >= 0, `the VIP stayed although no apiserver is healthy\n${logs()}`);
+
+    apiserver = startApiserver();
+    const back = await waitFor(hasVip, 15000);
+    assert.ok(back >= 0, `the VIP did not return with the apiserver\n${logs()}`);
+    assert.ok((await waitFor(() => throughVip() === 'ok', 5000)) >= 0, `no forwarding after recovery\n${logs()}`);
+    t.diagnostic(`VIP up after ${up} ms; released ${gone} ms after the apiserver stopped; back ${back} ms after it returned`);
+  });
+});

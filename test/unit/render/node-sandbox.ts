@@ -1,0 +1,117 @@
+/**
+ * A throwaway "LB node" for checking rendered files with the real programs: a network namespace
+ * with the node's interface and address, and a private mount namespace per command in which
+ * /etc/bmlb is the sandbox's own directory and /run a fresh tmpfs (as the lab's nodes have).
+ * Root only. Everything is removed by `close()`; processes are ended by their PID (group).
+ */
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { tmpdir } from 'node:os';
+
+let counter = 0;
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const WRAP = 'mount -t tmpfs bmlbt-run /run && mkdir -p /run/bmlb && mount --bind "$0" /etc/bmlb && exec "$@"';
+
+export class NodeSandbox {
+  readonly ns: string;
+  readonly dir: string;
+  readonly etcBmlb: string;
+  private readonly procs: ChildProcess[] = [];
+
+  /** `iface` gets `addresses` (CIDR form); its veth peer stays in the namespace, so the link is up. */
+  constructor(iface: string, addresses: string[], opts: { loopbackAddresses?: string[]; sysctls?: Record<string, string> } = {}) {
+    counter += 1;
+    this.ns = `bmlbt-rnd-${process.pid}-${counter}`;
+    this.dir = mkdtempSync(join(tmpdir(), 'bmlbt-render-'));
+    this.etcBmlb = join(this.dir, 'etc-bmlb');
+    mkdirSync(this.etcBmlb);
+    const ip = (...args: string[]): void => { execFileSync('ip', args, { stdio: 'pipe' }); };
+    ip('netns', 'add', this.ns);
+    try {
+      ip('-n', this.ns, 'link', 'set', 'lo', 'up');
+      ip('-n', this.ns, 'link', 'add', iface, 'type', 'veth', 'peer', 'name', `bmlbtp${counter % 100}`);
+      ip('-n', this.ns, 'link', 'set', `bmlbtp${counter % 100}`, 'up');
+      ip('-n', this.ns, 'link', 'set', iface, 'up');
+      for (const a of addresses) ip('-n', this.ns, 'addr', 'add', a, 'dev', iface, ...(a.includes(':') ? ['nodad'] : []));
+      for (const a of opts.loopbackAddresses ?? []) ip('-n', this.ns, 'addr', 'add', a, 'dev', 'lo');
+      for (const [k, v] of Object.entries(opts.sysctls ?? {})) {
+        execFileSync('ip', ['netns', 'exec', this.ns, 'sysctl', '-q', '-w', `${k}=${v}`], { stdio: 'pipe' });
+      }
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+  }
+
+  /** Put a rendered file under the sandbox's /etc/bmlb (paths must start with /etc/bmlb/). */
+  writeEtcBmlb(path: string, content: string): void {
+    if (!path.startsWith('/etc/bmlb/')) throw new Error(`${path} is not under /etc/bmlb`);
+    const p = join(this.etcBmlb, path.slice('/etc/bmlb/'.length));
+    mkdirSync(dirname(p), { recursive: true });
+    writeFileSync(p, content);
+  }
+
+  private argv(cmd: string[]): string[] {
+    return ['netns', 'exec', this.ns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', WRAP, this.etcBmlb, ...cmd];
+  }
+
+  /** Run a command on the node to completion. */
+  run(cmd: string[], timeoutMs = 15000): RunResult {
+    const r = spawnSync('ip', this.argv(cmd), { encoding: 'utf8', timeout: timeoutMs });
+    return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  }
+
+  /** Start a long-running command on the node (own process group); output collected in `log()`. */
+  start(cmd: string[]): { proc: ChildProcess; log: () => string; stop: () => void } {
+    const proc = spawn('ip', this.argv(cmd), { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
+    proc.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
+    this.procs.push(proc);
+    const stop = (): void => {
+      if (proc.pid !== undefined && proc.exitCode === null && proc.signalCode === null) {
+        try { process.kill(-proc.pid, 'SIGTERM'); } catch { /* already gone */ }
+      }
+    };
+    return { proc, log: () => out, stop };
+  }
+
+  /** Addresses on an interface of the node (`ip -j addr`). */
+  addresses(iface: string): string[] {
+    const out = execFileSync('ip', ['-n', this.ns, '-j', 'addr', 'show', 'dev', iface], { encoding: 'utf8' });
+    const parsed = JSON.parse(out) as { addr_info?: { local: string; prefixlen: number }[] }[];
+    return parsed.flatMap((l) => (l.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`));
+  }
+
+  async close(): Promise<void> {
+    for (const p of this.procs) {
+      if (p.pid !== undefined && p.exitCode === null && p.signalCode === null) {
+        try { process.kill(-p.pid, 'SIGTERM'); } catch { /* gone */ }
+        const exited = await new Promise<boolean>((res) => {
+          const t = setTimeout(() => res(false), 3000);
+          p.once('exit', () => { clearTimeout(t); res(true); });
+        });
+        if (!exited) { try { process.kill(-p.pid, 'SIGKILL'); } catch { /* gone */ } }
+      }
+    }
+    spawnSync('ip', ['netns', 'del', this.ns], { stdio: 'ignore' });
+    if (existsSync(this.dir)) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Poll `check` every 100 ms until it returns true or `timeoutMs` passes; returns the elapsed ms or -1. */
+export async function waitFor(check: () => boolean, timeoutMs: number): Promise<number> {
+  const start = Date.now();
+  while (Date.now() - start < timeoutMs) {
+    if (check()) return Date.now() - start;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return check() ? Date.now() - start : -1;
+}
