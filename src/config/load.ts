@@ -3,6 +3,7 @@
  * it, and turn an invalid file into one UserError (`ConfigInvalid`) carrying every error.
  */
 import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import type { ConfigError, ConfigNotice } from './issues.js';
@@ -62,7 +63,7 @@ export async function checkClusterFile(nameOrPath: string, cwd: string = process
     }
     throw new UserError(`cannot read cluster file ${file}: ${(e as Error).message}`, { code: 'ConfigUnreadable', suggestions: ['Check the file\'s permissions and that it is a regular file.'], cause: e });
   }
-  const r = parseClusterFile(text, file);
+  const r = parseClusterFile(text, file, { homeDir: homedir() });
   return r.ok
     ? { valid: true, file, errors: [], notices: r.notices, config: r.config }
     : { valid: false, file, errors: r.errors, notices: r.notices };

@@ -28,7 +28,12 @@ function docError(doc: SourceDocument, code: ConfigError['code'], path: string, 
 }
 
 /** Parse and validate the text of a cluster file. `sourcePath` (absolute) anchors relative paths. */
-export function parseClusterFile(text: string, sourcePath: string): ParseResult {
+export interface ParseOptions {
+  /** Home directory for `~/` in file paths (the loader passes the user's). */
+  homeDir?: string;
+}
+
+export function parseClusterFile(text: string, sourcePath: string, options: ParseOptions = {}): ParseResult {
   const yaml = parseYamlDocuments(text);
   const errors: ConfigError[] = [...yaml.errors];
   const notices: ConfigNotice[] = [];
@@ -106,7 +111,7 @@ export function parseClusterFile(text: string, sourcePath: string): ParseResult 
   errors.sort(byPosition);
   notices.sort(byPosition);
   if (errors.length > 0 || !cluster || !header) return { ok: false, errors, notices };
-  return { ok: true, config: normalise(header.data as HeaderDocument, cluster.data as ClusterDocument, nodePools.map((d) => d.data as NodePoolDocument), sourcePath), notices };
+  return { ok: true, config: normalise(header.data as HeaderDocument, cluster.data as ClusterDocument, nodePools.map((d) => d.data as NodePoolDocument), sourcePath, options.homeDir), notices };
 }
 
 function ip(text: string): string {
@@ -117,12 +122,13 @@ function nodeSpec(n: { address: string; k8sIP?: string | undefined }): NodeSpec 
   return { address: ip(n.address), k8sIP: ip(n.k8sIP ?? n.address) };
 }
 
-function resolvePath(p: string, base: string): string {
+function resolvePath(p: string, base: string, homeDir?: string): string {
+  if (homeDir && (p === '~' || p.startsWith('~/'))) return resolve(homeDir, p.slice(2));
   return isAbsolute(p) ? p : resolve(base, p);
 }
 
 /** Fill in every default; addresses in canonical form. Only called on a valid file. */
-function normalise(h: HeaderDocument, c: ClusterDocument, pools: NodePoolDocument[], sourcePath: string): ClusterConfig {
+function normalise(h: HeaderDocument, c: ClusterDocument, pools: NodePoolDocument[], sourcePath: string, homeDir?: string): ClusterConfig {
   const base = dirname(sourcePath);
   const lb = c.spec.loadBalancer;
   const cpNodes = c.spec.controlPlane.nodePoolSpec.nodes.map(nodeSpec);
@@ -149,9 +155,9 @@ function normalise(h: HeaderDocument, c: ClusterDocument, pools: NodePoolDocumen
     clusterType: c.spec.type,
     sourcePath,
     credentials: {
-      sshPrivateKeyPath: resolvePath(h.sshPrivateKeyPath, base),
-      ...(h.sshKnownHostsPath !== undefined ? { sshKnownHostsPath: resolvePath(h.sshKnownHostsPath, base) } : {}),
-      ...(h.kubeconfigPath !== undefined ? { kubeconfigPath: resolvePath(h.kubeconfigPath, base) } : {}),
+      sshPrivateKeyPath: resolvePath(h.sshPrivateKeyPath, base, homeDir),
+      ...(h.sshKnownHostsPath !== undefined ? { sshKnownHostsPath: resolvePath(h.sshKnownHostsPath, base, homeDir) } : {}),
+      ...(h.kubeconfigPath !== undefined ? { kubeconfigPath: resolvePath(h.kubeconfigPath, base, homeDir) } : {}),
     },
     loginUser: c.spec.nodeAccess?.loginUser ?? DEFAULT_LOGIN_USER,
     controlPlane: { nodes: cpNodes },

@@ -67,10 +67,10 @@ function expectedText(expected: string): string {
   }
 }
 
-const PLACEHOLDER = /^<[^>]*>$/;
+const PLACEHOLDER = /<[^<>\n]+>/;
 
 export function isPlaceholder(v: unknown): v is string {
-  return typeof v === 'string' && PLACEHOLDER.test(v.trim());
+  return typeof v === 'string' && PLACEHOLDER.test(v);
 }
 
 /** Validate `doc.data` against `schema`; paths in results get `prefix`. */
