@@ -72,7 +72,7 @@ export interface AllocatorConfig {
 
 export interface PoolUsage {
   pool: string;
-  /** Assignable addresses (buggy .0/.255 and the VIPs excluded). Approximate (float) for huge IPv6 pools. */
+  /** Assignable addresses (buggy .0/.255 and the controlPlaneVIP excluded; the ingressVIP counts). Approximate (float) for huge IPv6 pools. */
   size: number;
   used: number;
   available: number;
@@ -210,11 +210,9 @@ export class Allocator {
           size -= countLowByte(range.first, range.last, 0n) + countLowByte(range.first, range.last, 255n);
         }
       }
-      for (const vip of [this.cpVip ? parseIp(this.cpVip) : undefined, this.ingressVip]) {
-        if (vip && ps.ranges.some((r) => rangeContains(r.range, vip)) && !(ps.pool.avoidBuggyIPs && isBuggy(vip))) {
-          if (!this.uses.has(formatIp(vip))) size -= 1n;
-        }
-      }
+      // The controlPlaneVIP is never assignable (config validation keeps it out of pools anyway).
+      const cp = this.cpVip ? parseIp(this.cpVip) : undefined;
+      if (cp && ps.ranges.some((r) => rangeContains(r.range, cp)) && !(ps.pool.avoidBuggyIPs && isBuggy(cp))) size -= 1n;
       const u = used.get(ps.pool.name) ?? 0;
       const sz = Number(size);
       return { pool: ps.pool.name, size: sz, used: u, available: Math.max(0, sz - u) };

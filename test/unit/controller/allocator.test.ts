@@ -239,13 +239,14 @@ test('GIVEN a config change removing a pool WHEN its Service is re-assigned THEN
   assert.deepEqual(a.usage(), [{ pool: 'p1', size: 4, used: 0, available: 4 }]);
 });
 
-test('GIVEN the lab pools WHEN usage is read THEN sizes exclude the reserved ingressVIP and buggy IPs', () => {
-  const a = new Allocator({ ...lab, pools: [...lab.pools, pool('b', ['198.51.101.0/24'], { avoidBuggyIPs: true })] });
+test('GIVEN the lab pools WHEN usage is read THEN sizes exclude buggy IPs and the controlPlaneVIP, and count the ingressVIP', () => {
+  const a = new Allocator({ ...lab, pools: [...lab.pools, pool('b', ['198.51.101.0/24'], { avoidBuggyIPs: true }), pool('c', ['198.51.100.8/30'])] });
   assert.ok(a.assign(svc('default/a'), []).ok);
   assert.deepEqual(a.usage(), [
-    { pool: 'pool-1', size: 39, used: 1, available: 38 },
+    { pool: 'pool-1', size: 40, used: 1, available: 39 },
     { pool: 'pool-2', size: 8, used: 0, available: 8 },
     { pool: 'b', size: 254, used: 0, available: 254 },
+    { pool: 'c', size: 3, used: 0, available: 3 },
   ]);
 });
 
