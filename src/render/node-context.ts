@@ -93,7 +93,7 @@ export interface KeepalivedContext {
   checkName: string;
   check: { script: string; intervalSeconds: number; timeoutSeconds: number; fall: number; rise: number };
   instanceName: string;
-  /** `false` for multicast adverts (strict handlebars needs the key present). */
+  /** `false` for multicast adverts. */
   unicast: false | { srcIp: string; peers: string[] };
 }
 

@@ -36,16 +36,20 @@ export type Templates = Record<TemplateName, CompiledTemplate>;
 /** The template sources by name (file `templates/<name>.hbs`). */
 export type TemplateSources = Record<TemplateName, string>;
 
+/** Characters YAML allows unescaped in a block scalar (printable set, no CR, no BOM). */
+const YAML_BLOCK_SAFE = /^[\x0A\x20-\x7E\u0085\u00A0-\uD7FF\uE000-\uFEFE\uFF00-\uFFFD\u{10000}-\u{10FFFF}]*$/u;
+
 /** A YAML literal block scalar of `text` whose lines are indented by `indent` spaces. */
 export function yamlBlock(text: string, indent: number): string {
-  // A literal block keeps the text byte for byte only when it ends in exactly one newline and
-  // its first line does not start with a space; anything else is written as a JSON string.
-  if (!text.endsWith('\n') || text.endsWith('\n\n') || /^[ \t]/.test(text) || /[\r\t]/.test(text) || text.length === 1) {
-    return JSON.stringify(text);
-  }
+  // A literal block keeps the text byte for byte only when it ends in exactly one newline, its
+  // first line has content that does not start with a space, and no line is whitespace only;
+  // anything else is written as a JSON string (also valid YAML).
+  const lines = text.slice(0, -1).split('\n');
+  const literal = text.endsWith('\n') && !text.endsWith('\n\n') && YAML_BLOCK_SAFE.test(text)
+    && /^[^ \n]/.test(text) && lines.every((l) => l.length === 0 || /\S/.test(l));
+  if (!literal) return JSON.stringify(text);
   const pad = ' '.repeat(indent);
-  const lines = text.slice(0, -1).split('\n').map((l) => (l.length ? pad + l : ''));
-  return `|\n${lines.join('\n')}`;
+  return `|\n${lines.map((l) => (l.length ? pad + l : '')).join('\n')}`;
 }
 
 function requireString(helper: string, v: unknown): string {
