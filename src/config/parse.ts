@@ -81,10 +81,10 @@ export function parseClusterFile(text: string, sourcePath: string, options: Pars
     errors.push({ code: 'RequiredField', path: 'sshPrivateKeyPath', line: 1, column: 1, message: 'the credentials header (first document, with sshPrivateKeyPath) is missing',
       suggestion: 'Start the file with a document holding sshPrivateKeyPath: /path/to/key, then "---".' });
   }
-  if (namespaceDoc) absorb(checkStructure(NamespaceDocumentSchema, namespaceDoc, 'Namespace.'));
+  if (namespaceDoc) absorb(checkStructure(NamespaceDocumentSchema, namespaceDoc, 'Namespace'));
   const poolPrefix = (doc: SourceDocument) => {
     const n = (doc.data as { metadata?: { name?: unknown } }).metadata?.name;
-    return `NodePool(${typeof n === 'string' ? n : `document ${doc.index}`}).`;
+    return `NodePool(${typeof n === 'string' ? n : `document ${doc.index}`})`;
   };
   const workerPools: WorkerPoolInput[] = nodePools.map((doc) => ({ doc, prefix: poolPrefix(doc) }));
   for (const wp of workerPools) absorb(checkStructure(NodePoolDocumentSchema, wp.doc, wp.prefix));
@@ -93,7 +93,7 @@ export function parseClusterFile(text: string, sourcePath: string, options: Pars
       suggestion: 'Add the Cluster document; `bmlb create config -c NAME` writes a complete sample.' });
   } else {
     absorb(checkStructure(ClusterDocumentSchema, cluster, ''));
-    errors.push(...validateSemantics({ cluster, clusterPrefix: '', ...(namespaceDoc ? { namespaceDoc: { doc: namespaceDoc, prefix: 'Namespace.' } } : {}), workerPools }));
+    errors.push(...validateSemantics({ cluster, clusterPrefix: '', ...(namespaceDoc ? { namespaceDoc: { doc: namespaceDoc, prefix: 'Namespace' } } : {}), workerPools }));
   }
 
   // Unused BGP fields in layer2 mode: a notice, not an error.

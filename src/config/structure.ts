@@ -129,6 +129,13 @@ export function checkStructure(schema: AnySchema, doc: SourceDocument, prefix: s
             suggestion: `Write ${where} as ${expectedText(issue.expected)}.`, values: [value],
           });
         }
+      } else if (issue.code === 'invalid_value' && value === undefined) {
+        const allowed = issue.values.map((v) => JSON.stringify(v)).join(', ');
+        errors.push({
+          code: 'RequiredField', path: where, ...doc.locate(path),
+          message: `${where} is required and missing (one of ${allowed})`,
+          suggestion: issue.values.length === 1 ? `Add ${where}: ${String(issue.values[0])}.` : `Add ${where} with one of ${allowed}.`,
+        });
       } else if (issue.code === 'invalid_value') {
         const allowed = issue.values.map((v) => JSON.stringify(v)).join(', ');
         errors.push({

@@ -224,8 +224,9 @@ export function validateSemantics(input: SemanticInput): ConfigError[] {
       if (first) r.add('DuplicatePoolName', site, `pool name "${poolName}" is already used by ${pathText(first)}`, 'Give every address pool its own name.', [poolName]);
       else seenNames.set(poolName, site);
     }
+    if (!Array.isArray(get(pool, 'addresses'))) poolErrors = true;
     arr(get(pool, 'addresses')).forEach((a, k) => {
-      if (typeof a !== 'string' || isPlaceholder(a)) return;
+      if (typeof a !== 'string' || isPlaceholder(a)) { poolErrors = true; return; }
       const site = at(...lbPath, 'addressPools', p, 'addresses', k);
       const parsed = parsePoolEntry(a);
       if (!parsed.ok) {

@@ -110,7 +110,8 @@ export function parseYamlDocuments(text: string): YamlParseResult {
   }
   if (!Array.isArray(parsed)) parsed = [parsed as unknown as Document.Parsed<ParsedNode>];
   parsed.forEach((doc, i) => {
-    for (const err of doc.errors) {
+    // Only the first error of a document: the parser's later ones mostly follow from it.
+    for (const err of doc.errors.slice(0, 1)) {
       const p = err.linePos?.[0] ?? lc.linePos(err.pos[0]);
       errors.push({
         code: 'YamlSyntax', path: '', line: p.line, column: p.col,
