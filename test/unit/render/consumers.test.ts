@@ -87,6 +87,40 @@ describe('rendered configs pass their real consumers', () => {
   }
 });
 
+describe('the consumer checks can fail (controls)', () => {
+  const { input, out } = rendered[0]!;
+  const address = out.nodes[0]!.address;
+
+  it('GIVEN a keepalived.conf for an interface the node lacks WHEN config-tested THEN keepalived refuses it', async (t) => {
+    const { cidr } = nodeCidr(input, address);
+    const box = new NodeSandbox('eth1', [cidr]);
+    t.after(() => box.close());
+    box.writeEtcBmlb(NODE_PATHS.keepalivedConf, file(out, address, NODE_PATHS.keepalivedConf));
+    const r = box.run(['keepalived', '--config-test', '-f', NODE_PATHS.keepalivedConf]);
+    assert.notEqual(r.code, 0);
+    assert.match(`${r.stdout}${r.stderr}`, /eth0/);
+  });
+
+  it('GIVEN a keepalived.conf with a misspelt keyword WHEN config-tested THEN keepalived reports it', async (t) => {
+    const { iface, cidr } = nodeCidr(input, address);
+    const box = new NodeSandbox(iface, [cidr]);
+    t.after(() => box.close());
+    box.writeEtcBmlb(NODE_PATHS.keepalivedConf, file(out, address, NODE_PATHS.keepalivedConf).replace('advert_int', 'advert_intt'));
+    const r = box.run(['keepalived', '--config-test', '-f', NODE_PATHS.keepalivedConf]);
+    assert.match(`${r.stdout}${r.stderr}`, /advert_intt/);
+  });
+
+  it('GIVEN a haproxy.cfg with a misspelt keyword WHEN checked THEN haproxy -c fails', async (t) => {
+    const { iface, cidr } = nodeCidr(input, address);
+    const box = new NodeSandbox(iface, [cidr]);
+    t.after(() => box.close());
+    box.writeEtcBmlb(NODE_PATHS.haproxyCfg, file(out, address, NODE_PATHS.haproxyCfg).replace('on-marked-down', 'on-marked-dwn'));
+    const r = box.run(['haproxy', '-c', '-f', NODE_PATHS.haproxyCfg]);
+    assert.notEqual(r.code, 0);
+    assert.match(`${r.stdout}${r.stderr}`, /ALERT/);
+  });
+});
+
 describe('rendered keepalived and HAProxy run together', () => {
   it('GIVEN the lab sample\'s first LB node WHEN keepalived and HAProxy run with the static pods\' commands THEN the VIP comes up, forwards to the apiserver, leaves when the apiserver dies and returns with it', async (t) => {
     const { input, out } = rendered.find((r) => r.name === 'lab')!;
