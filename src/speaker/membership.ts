@@ -323,7 +323,7 @@ export async function startMembership(opts: MembershipOptions): Promise<Membersh
     for (const k of added) probe(peers.get(k)!); // join new peers at once
   }
 
-  function tick(): void {
+  function expire(): void {
     if (closed) return;
     const now = clock();
     for (const [node, s] of members) {
@@ -333,6 +333,12 @@ export async function startMembership(opts: MembershipOptions): Promise<Membersh
       }
     }
     emitIfChanged();
+  }
+
+  function tick(): void {
+    if (closed) return;
+    const now = clock();
+    expire();
     const beat = makeMessage('heartbeat');
     const half = opts.failureTimeoutMs / 2;
     for (const p of peers.values()) {
@@ -347,6 +353,10 @@ export async function startMembership(opts: MembershipOptions): Promise<Membersh
   setPeers(opts.peers);
   const timer = setInterval(tick, opts.heartbeatIntervalMs);
   timer.unref?.();
+  // Death is checked more often than heartbeats are sent, so it is declared close to failureTimeoutMs
+  // after the last heartbeat rather than up to one more interval later.
+  const expiryTimer = setInterval(expire, Math.min(50, Math.max(5, Math.floor(opts.heartbeatIntervalMs / 5))));
+  expiryTimer.unref?.();
   tick();
 
   return {
@@ -365,6 +375,7 @@ export async function startMembership(opts: MembershipOptions): Promise<Membersh
       }
       closed = true;
       clearInterval(timer);
+      clearInterval(expiryTimer);
       for (const s of openSockets) s.destroy();
       await Promise.all([
         new Promise<void>((r) => udp.close(() => r())),
