@@ -1,0 +1,179 @@
+/**
+ * Applying one LB node's files over SSH, and undoing it. Two phases so that a node that cannot be
+ * reached stops the run before anything is written anywhere: `prepare` (read the current state,
+ * plan) on every node, then `apply` (back up, write in order, set sysctls); `rollback` restores
+ * what `apply` changed, also after a partial failure.
+ */
+import { UserError } from '../../errors.js';
+import type { NodeShell } from '../ssh/ssh-connection.js';
+import { shQuote } from '../ssh/shell-quote.js';
+import {
+  BACKUP_ROOT,
+  type DesiredFile,
+  type NodePlan,
+  SYSCTL_FILE,
+  backupPath,
+  parseRemoteState,
+  planNode,
+  rollbackSteps,
+} from './node-plan.js';
+
+/** A failed step on a node: which node, which step, what the node said. */
+export class NodeStepError extends Error {
+  constructor(
+    readonly address: string,
+    readonly step: string,
+    readonly stderr: string,
+    cause?: unknown,
+  ) {
+    super(`${address}: ${step}: ${stderr}`, { cause });
+    this.name = 'NodeStepError';
+  }
+}
+
+export interface NodeApplyOutcome {
+  address: string;
+  plan: NodePlan;
+  /** Files written (created/updated), in order. */
+  written: string[];
+  sysctls: { key: string; from: string | undefined; to: string }[];
+  backupDir?: string;
+}
+
+function procPath(key: string): string {
+  return `/proc/sys/${key.replaceAll('.', '/')}`;
+}
+
+export class NodeApplier {
+  readonly address: string;
+  private readonly shell: NodeShell;
+  private readonly desired: DesiredFile[];
+  private readonly sysctls: Record<string, string>;
+  private readonly backupDir: string;
+  plan: NodePlan | undefined;
+  private sysctlBefore: Record<string, string | undefined> = {};
+  /** Changed files whose write was started (the last one may or may not have landed). */
+  private writesStarted = 0;
+  private sysctlsTouched = false;
+  readonly written: string[] = [];
+  readonly sysctlChanges: NodeApplyOutcome['sysctls'] = [];
+
+  /** `backupRoot` is BACKUP_ROOT on nodes; tests pass a temp dir. */
+  constructor(shell: NodeShell, desired: DesiredFile[], sysctls: Record<string, string>, runId: string, backupRoot: string = BACKUP_ROOT) {
+    this.shell = shell;
+    this.address = shell.address;
+    this.desired = desired;
+    this.sysctls = sysctls;
+    this.backupDir = `${backupRoot}/${runId}`;
+  }
+
+  private async step<T>(step: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof NodeStepError) throw e;
+      const msg = e instanceof UserError ? ((e.data as { stderr?: string } | undefined)?.stderr?.trim() || e.message) : e instanceof Error ? e.message : String(e);
+      throw new NodeStepError(this.address, step, msg, e);
+    }
+  }
+
+  /** Read the node's current files and sysctls; plan. Writes nothing. */
+  async prepare(): Promise<NodePlan> {
+    return await this.step('read current files', async () => {
+      const paths = this.desired.map((d) => d.path);
+      const script = paths
+        .map((p) => {
+          const q = shQuote(p);
+          return `if [ -f ${q} ]; then printf '%s %s %s\\n' ${q} "$(stat -c %a ${q})" "$(sha256sum < ${q} | cut -d' ' -f1)"; else echo ${q} absent; fi`;
+        })
+        .concat(Object.keys(this.sysctls).map((k) => `printf 'sysctl %s=%s\\n' ${shQuote(k)} "$(cat ${procPath(k)} 2>/dev/null)"`))
+        .join('\n');
+      const r = await this.shell.run(script, { logAs: `read state of ${paths.join(' ')} and sysctls ${Object.keys(this.sysctls).join(' ')}` });
+      if (r.code !== 0) throw new NodeStepError(this.address, 'read current files', r.stderr.trim() || `exit ${r.code}`);
+      for (const line of r.stdout.split('\n')) {
+        const m = /^sysctl ([^=]+)=(.*)$/.exec(line);
+        if (m?.[1]) this.sysctlBefore[m[1]] = m[2]?.trim() === '' ? undefined : m[2]?.trim();
+      }
+      this.plan = planNode(this.address, this.desired, parseRemoteState(paths, r.stdout));
+      return this.plan;
+    });
+  }
+
+  /** Whether apply has anything to do (files or runtime sysctls). */
+  get needsApply(): boolean {
+    return (this.plan?.changed ?? true) || Object.entries(this.sysctls).some(([k, v]) => this.sysctlBefore[k] !== v);
+  }
+
+  async apply(onProgress?: (msg: string) => void): Promise<NodeApplyOutcome> {
+    const plan = this.plan ?? (await this.prepare());
+    const updates = plan.files.filter((f) => f.action === 'update');
+    if (updates.length > 0) {
+      await this.step('back up current files', async () => {
+        const cmds = ['set -e', `umask 077`, `mkdir -p ${shQuote(this.backupDir)}`];
+        for (const f of updates) {
+          const b = backupPath(this.backupDir, f.path);
+          cmds.push(`mkdir -p "$(dirname ${shQuote(b)})"`, `cp -p ${shQuote(f.path)} ${shQuote(b)}`);
+        }
+        const r = await this.shell.run(cmds.join('; '), { logAs: `back up ${updates.map((u) => u.path).join(' ')} to ${this.backupDir}` });
+        if (r.code !== 0) throw new NodeStepError(this.address, 'back up current files', r.stderr.trim() || `exit ${r.code}`);
+      });
+    }
+    for (const f of plan.files) {
+      if (f.action !== 'unchanged') {
+        this.writesStarted++;
+        await this.step(`write ${f.path}`, () => this.shell.writeFile(f.path, f.content, f.mode));
+        this.written.push(f.path);
+        onProgress?.(`${f.action === 'create' ? 'created' : 'updated'} ${f.path}`);
+      }
+      if (f.path === SYSCTL_FILE) await this.applySysctls(onProgress);
+    }
+    if (!plan.files.some((f) => f.path === SYSCTL_FILE)) await this.applySysctls(onProgress);
+    return { address: this.address, plan, written: [...this.written], sysctls: [...this.sysctlChanges], ...(updates.length ? { backupDir: this.backupDir } : {}) };
+  }
+
+  private async applySysctls(onProgress?: (msg: string) => void): Promise<void> {
+    const todo = Object.entries(this.sysctls).filter(([k, v]) => this.sysctlBefore[k] !== v);
+    if (todo.length === 0) return;
+    await this.step('set sysctls', async () => {
+      this.sysctlsTouched = true;
+      const r = await this.shell.run(todo.map(([k, v]) => `echo ${shQuote(v)} > ${procPath(k)}`).join(' && '), { logAs: `sysctl ${todo.map(([k, v]) => `${k}=${v}`).join(' ')}` });
+      if (r.code !== 0) throw new NodeStepError(this.address, 'set sysctls', r.stderr.trim() || `exit ${r.code}`);
+    });
+    for (const [k, v] of todo) this.sysctlChanges.push({ key: k, from: this.sysctlBefore[k], to: v });
+    onProgress?.(`set ${todo.map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  }
+
+  /** Undo whatever apply changed, newest first. Throws NodeStepError if the node cannot be restored. */
+  async rollback(): Promise<{ restored: string[]; removed: string[] }> {
+    const restored: string[] = [];
+    const removed: string[] = [];
+    if (!this.plan) return { restored, removed };
+    const steps = rollbackSteps(this.plan, this.backupDir, this.writesStarted);
+    for (const s of steps) {
+      if (s.kind === 'restore') {
+        await this.step(`restore ${s.path}`, async () => {
+          const p = shQuote(s.path);
+          const r = await this.shell.run(`set -e; t=$(mktemp ${p}.bmlb-rb.XXXXXX); cp -p ${shQuote(s.from)} "$t"; mv -f "$t" ${p}`, { logAs: `restore ${s.path} from ${s.from}` });
+          if (r.code !== 0) throw new NodeStepError(this.address, `restore ${s.path}`, r.stderr.trim() || `exit ${r.code}`);
+        });
+        restored.push(s.path);
+      } else {
+        await this.step(`remove ${s.path}`, async () => {
+          const r = await this.shell.run(`rm -f ${shQuote(s.path)}`, { logAs: `remove ${s.path} (new in this run)` });
+          if (r.code !== 0) throw new NodeStepError(this.address, `remove ${s.path}`, r.stderr.trim() || `exit ${r.code}`);
+        });
+        removed.push(s.path);
+      }
+    }
+    if (this.sysctlsTouched) {
+      const back = Object.keys(this.sysctls).filter((k) => this.sysctlBefore[k] !== undefined);
+      if (back.length) {
+        await this.step('restore sysctls', async () => {
+          const r = await this.shell.run(back.map((k) => `echo ${shQuote(this.sysctlBefore[k] ?? '')} > ${procPath(k)}`).join(' && '));
+          if (r.code !== 0) throw new NodeStepError(this.address, 'restore sysctls', r.stderr.trim() || `exit ${r.code}`);
+        });
+      }
+    }
+    return { restored, removed };
+  }
+}
