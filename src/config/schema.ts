@@ -47,7 +47,7 @@ const BgpPeerSchema = z.strictObject({
 }).meta({ title: 'BgpPeer' });
 
 const VrrpSchema = z.strictObject({
-  advertIntervalMs: z.number().int().min(10).max(25500).optional().meta({ description: 'VRRPv3 advertisement interval in milliseconds, a multiple of 10 (keepalived counts centiseconds). Mutable.', default: DEFAULT_VRRP.advertIntervalMs }),
+  advertIntervalMs: z.number().int().min(10).max(25500).multipleOf(10).optional().meta({ description: 'VRRPv3 advertisement interval in milliseconds, a multiple of 10 (keepalived counts centiseconds). Mutable.', default: DEFAULT_VRRP.advertIntervalMs }),
   virtualRouterId: z.number().int().min(1).max(255).optional().meta({ description: 'VRRP virtual router id; unique on the L2 segment. Mutable.', default: DEFAULT_VRRP.virtualRouterId }),
   unicast: z.boolean().optional().meta({ description: 'Send VRRP adverts unicast to the other LB nodes instead of multicast. Mutable.', default: DEFAULT_VRRP.unicast }),
   garpMasterRepeat: z.number().int().min(1).max(255).optional().meta({ description: 'Gratuitous ARPs sent when a node becomes VRRP master. Mutable.', default: DEFAULT_VRRP.garpMasterRepeat }),
@@ -79,11 +79,11 @@ const LoadBalancerSchema = z.strictObject({
   type: z.enum(['layer2', 'bgp']).optional().meta({ description: 'How Service IPs are announced (bundled mode only). Immutable.', default: DEFAULT_LB_TYPE }),
   ports: z.strictObject({
     controlPlaneLBPort: port.optional().meta({ description: 'Port HAProxy listens on at the control-plane VIP. Immutable.', default: DEFAULT_CONTROL_PLANE_LB_PORT }),
-  }).optional(),
+  }).optional().meta({ description: 'Load balancer ports.' }),
   vips: z.strictObject({
     controlPlaneVIP: str.meta({ description: 'The Kubernetes API address: one address, not a node address, outside every address pool. Immutable.' }),
     ingressVIP: str.optional().meta({ description: 'Address of the bundled ingress; inside an address pool; not for admin clusters. Immutable.' }),
-  }),
+  }).meta({ description: 'Virtual IPs.' }),
   addressPools: z.array(AddressPoolSchema).optional().meta({ description: 'Addresses for LoadBalancer Services. Pools may be added later, never removed.' }),
   nodePoolSpec: NodePoolSpecSchema.optional().meta({ description: 'The LB nodes; absent = the control-plane nodes.' }),
   localASN: asn.optional().meta({ description: 'Local autonomous system number (type bgp).' }),
@@ -103,21 +103,21 @@ export const ClusterSpecSchema = z.strictObject({
   controlPlane: z.strictObject({
     nodePoolSpec: NodePoolSpecSchema.meta({ description: 'The control-plane nodes.' }),
     apiServerCertExtraSANs: ignored('extra SANs of the API server certificate'),
-  }),
+  }).meta({ description: 'The control plane.' }),
   clusterNetwork: z.strictObject({
-    pods: z.strictObject({ cidrBlocks: z.array(str) }).optional().meta({ description: 'Pod CIDRs.' }),
-    services: z.strictObject({ cidrBlocks: z.array(str) }).optional().meta({ description: 'Service (ClusterIP) CIDRs.' }),
+    pods: z.strictObject({ cidrBlocks: z.array(str).meta({ description: 'CIDRs; address pools and the controlPlaneVIP must not overlap them.' }) }).optional().meta({ description: 'Pod networks.' }),
+    services: z.strictObject({ cidrBlocks: z.array(str).meta({ description: 'CIDRs; address pools and the controlPlaneVIP must not overlap them.' }) }).optional().meta({ description: 'Service (ClusterIP) networks.' }),
     multipleNetworkInterfaces: ignored('multiple network interfaces for pods'),
     advancedNetworking: ignored('advanced networking (network gateway, BGP)'),
     flatIPv4: ignored('flat-mode IPv4 pod networking'),
     bundledIngress: ignored('the bundled ingress switch'),
     forwardMode: ignored('the Service forwarding mode'),
     srIOV: ignored('SR-IOV networking'),
-  }).optional(),
-  loadBalancer: LoadBalancerSchema,
+  }).optional().meta({ description: 'Cluster networking; bmlb checks pools and VIPs against the pod and Service CIDRs.' }),
+  loadBalancer: LoadBalancerSchema.meta({ description: 'The load balancer bmlb installs (mode bundled) or leaves alone (mode manual).' }),
   nodeAccess: z.strictObject({
     loginUser: str.optional().meta({ description: 'SSH user on the nodes.', default: DEFAULT_LOGIN_USER }),
-  }).optional(),
+  }).optional().meta({ description: 'How bmlb logs in to the nodes.' }),
   profile: ignored('cluster profile (default, edge)'),
   anthosBareMetalVersion: ignored('the GDCV release of the cluster'),
   bypassPreflightCheck: ignored('skip GDCV preflight checks'),
@@ -141,8 +141,8 @@ export const ClusterSpecSchema = z.strictObject({
 export const ClusterDocumentSchema = z.strictObject({
   apiVersion: z.literal(CLUSTER_API_VERSION),
   kind: z.literal('Cluster'),
-  metadata: MetadataSchema,
-  spec: ClusterSpecSchema,
+  metadata: MetadataSchema.meta({ description: 'Name and namespace of the cluster.' }),
+  spec: ClusterSpecSchema.meta({ description: 'The cluster specification.' }),
 }).meta({ title: 'Cluster', description: 'The GDCV Cluster document, as bmlb reads it.' });
 
 export const NodePoolDocumentSchema = z.strictObject({

@@ -115,6 +115,7 @@ export function checkStructure(schema: AnySchema, doc: SourceDocument, prefix: s
         continue;
       }
       if (placeholderPaths.has(formatPath(path))) continue; // already reported
+      if (issue.code === 'not_multiple_of') continue; // a cross-field rule names it (validate.ts)
       if (issue.code === 'invalid_type') {
         if (value === undefined) {
           errors.push({
