@@ -44,6 +44,11 @@ function deepEqual(a: unknown, b: unknown): boolean {
   return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
 }
 
+/** JSON text with object keys sorted: equal for semantically equal values. */
+export function canonicalJson(v: unknown): string {
+  return JSON.stringify(canonical(v));
+}
+
 function canonical(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(canonical);
   if (isObject(v)) return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical(v[k])]));

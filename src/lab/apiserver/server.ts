@@ -16,7 +16,7 @@ import { TokenAuthenticator } from './authn.js';
 import { parseNetworkSettings, type ApiServerConfig, type NetworkSettings } from './config.js';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions } from './discovery.js';
 import { openApiDocument, openApiIndex } from './openapi.js';
-import { clone, isObject, jsonPatch, mergePatch, strategicMerge, type Json, type JsonObject } from './patch.js';
+import { canonicalJson, clone, isObject, jsonPatch, mergePatch, strategicMerge, type Json, type JsonObject } from './patch.js';
 import { authorize, bootstrapPolicy, forbiddenMessage, type RbacView, type RequestAttributes, type UserInfo } from './rbac.js';
 import { apiVersionOf, ResourceRegistry, storageKey, type CrdLike, type ResourceType } from './registry.js';
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector, type FieldRequirement, type LabelRequirement } from './selectors.js';
@@ -96,7 +96,7 @@ function specPart(t: ResourceType, o: KubeObject): string {
   if (t.subresources.includes('status')) delete c.status;
   delete c.apiVersion;
   delete c.kind;
-  return JSON.stringify(c);
+  return canonicalJson(c);
 }
 
 export class LabApiServer {
@@ -636,7 +636,7 @@ export class LabApiServer {
       const wantRv = typeof bodyMeta.resourceVersion === 'string' && bodyMeta.resourceVersion !== '' ? bodyMeta.resourceVersion : undefined;
       if (wantRv !== undefined && wantRv !== existing.metadata.resourceVersion) throw errors.conflict(t.resource, t.group, name);
       const next = this.nextState(t, existing, body, sub);
-      if (JSON.stringify(withoutVolatile(next)) === JSON.stringify(withoutVolatile(existing))) return { object: existing, created: false };
+      if (canonicalJson(withoutVolatile(next)) === canonicalJson(withoutVolatile(existing))) return { object: existing, created: false };
       await this.admit('UPDATE', t, existing.metadata.namespace, name, sub, next, existing, ctx);
       if (ctx.dryRun) return { object: next, created: false };
       const current = this.store.get(storageKey(t), existing.metadata.namespace, name);
@@ -753,7 +753,7 @@ export class LabApiServer {
       if (wantRv !== undefined) throw errors.conflict(t.resource, t.group, name);
       if (pm.name !== undefined && pm.name !== name) throw errors.badRequest(`the name of the object (${String(pm.name)}) does not match the name on the URL (${name})`);
       const next = this.nextState(t, existing, patched, sub);
-      if (JSON.stringify(withoutVolatile(next)) === JSON.stringify(withoutVolatile(existing))) return { object: existing, created: false };
+      if (canonicalJson(withoutVolatile(next)) === canonicalJson(withoutVolatile(existing))) return { object: existing, created: false };
       await this.admit('UPDATE', t, existing.metadata.namespace, name, sub, next, existing, ctx);
       if (ctx.dryRun) return { object: next, created: false };
       const current = this.store.get(storageKey(t), existing.metadata.namespace, name);

@@ -6,7 +6,7 @@
 import { formatIp, parseIp, type Family } from '../../net/address.js';
 import { rangeContains } from '../../net/range.js';
 import type { NetworkSettings } from './config.js';
-import { isObject, type Json, type JsonObject } from './patch.js';
+import { canonicalJson, isObject, type Json, type JsonObject } from './patch.js';
 import type { ResourceType } from './registry.js';
 import { errors, type StatusCause } from './status.js';
 import type { KubeObject } from './store.js';
@@ -278,7 +278,7 @@ function prepareWorkload(o: KubeObject, old: KubeObject | undefined): void {
     else if (!matchesLabels(reqs, tmeta.labels as Record<string, string> | undefined)) {
       causes.push(cause('spec.template.metadata.labels', `Invalid value: ${JSON.stringify(tmeta.labels ?? {})}: \`selector\` does not match template \`labels\``));
     }
-    if (old && JSON.stringify(obj(old.spec).selector) !== JSON.stringify(selector)) causes.push(cause('spec.selector', `Invalid value: ${JSON.stringify(selector)}: field is immutable`));
+    if (old && canonicalJson(obj(old.spec).selector) !== canonicalJson(selector)) causes.push(cause('spec.selector', `Invalid value: ${JSON.stringify(selector)}: field is immutable`));
   }
   const podSpec = obj(template.spec);
   template.spec = podSpec;
@@ -391,7 +391,9 @@ function initialStatus(type: ResourceType, o: KubeObject): Json | undefined {
     case '/pods': return { phase: 'Pending', qosClass: 'BestEffort' };
     case '/namespaces': return { phase: 'Active' };
     case '/services': return { loadBalancer: {} };
-    default: return type.group === 'apiextensions.k8s.io' ? o.status : {};
+    default:
+      if (!type.builtin) return undefined; // custom resources: create cannot set status
+      return type.group === 'apiextensions.k8s.io' ? o.status : {};
   }
 }
 
@@ -440,7 +442,7 @@ function prepareCommon(type: ResourceType, o: KubeObject, old: KubeObject | unde
       if (!isObject(o.roleRef) || !o.roleRef.name || !['Role', 'ClusterRole'].includes(o.roleRef.kind as string)) {
         fail(o, [cause('roleRef', 'Required value: kind Role or ClusterRole and a name', 'FieldValueRequired')]);
       }
-      if (old && JSON.stringify(old.roleRef) !== JSON.stringify(o.roleRef)) {
+      if (old && canonicalJson(old.roleRef) !== canonicalJson(o.roleRef)) {
         fail(o, [cause('roleRef', `Invalid value: ${JSON.stringify(o.roleRef)}: cannot change roleRef`)]);
       }
       break;
