@@ -121,6 +121,10 @@ export async function runSpeaker(opts: SpeakerOptions, deps: SpeakerDeps): Promi
   let membershipBusy = false;
   let membershipComplaint = '';
   let peers: string[] = [];
+  /** Until then, a freshly started speaker announces nothing: it has not heard its peers yet and
+   *  would otherwise claim every IP for a moment (one failure timeout after the first join). */
+  let settleUntil = 0;
+  let everJoined = false;
   let selfIp: string | undefined;
   let lbNode = false;
   let failovers = 0;
@@ -297,6 +301,11 @@ export async function runSpeaker(opts: SpeakerOptions, deps: SpeakerDeps): Promi
         }
         membership = m;
         membershipParams = params;
+        if (!everJoined) {
+          everJoined = true;
+          settleUntil = Date.now() + params.failureTimeoutMs;
+          setTimeout(schedule, params.failureTimeoutMs + 10).unref();
+        }
         peers = wantPeers;
         membershipComplaint = '';
         m.on('change', (live) => {
@@ -344,13 +353,18 @@ export async function runSpeaker(opts: SpeakerOptions, deps: SpeakerDeps): Promi
     ensureMembership();
     if (!config || !announcer) return;
     const services = serviceViews();
+    let liveMembers = membership ? membership.live() : [];
+    if (Date.now() < settleUntil) {
+      const lbNodes = lbNodeNames(config, nodeInformer.list().map(nodeView));
+      if (!lbNodes.every((n) => liveMembers.includes(n))) liveMembers = []; // not settled: heard from not all peers yet
+    }
     const plan = planAnnouncements({
       config,
       self,
       nodes: nodeInformer.list().map(nodeView),
       services,
       readyEndpointNodes: readyEndpointNodes(sliceInformer.list()),
-      liveMembers: membership ? membership.live() : [],
+      liveMembers,
     });
     lastPlan = plan;
     const changes = diffAnnouncements(announcer.announced(), plan, services, self);
