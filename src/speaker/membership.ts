@@ -155,6 +155,8 @@ export async function startMembership(opts: MembershipOptions): Promise<Membersh
 
   const members = new Map<string, MemberState>();
   const windows = new Map<string, ReplayWindow>();
+  /** node → incarnation that sent `leave` (its later messages are stragglers, not a return). */
+  const left = new Map<string, number>();
   const peers = new Map<string, PeerState>();
   const listeners: ((live: string[]) => void)[] = [];
   const openSockets = new Set<Socket>();
@@ -200,6 +202,7 @@ export async function startMembership(opts: MembershipOptions): Promise<Membersh
     }
     const m = d.message;
     if (m.node === self) return undefined; // our own datagram looped back, or a peer list that includes us
+    if (m.kind !== 'leave' && left.get(m.node) === m.incarnation) return undefined; // late message from a life that said goodbye
     const now = clock();
     const v = checkFreshness(windows.get(m.node), m, now, maxSkew);
     if (!v.accept) {
@@ -211,7 +214,8 @@ export async function startMembership(opts: MembershipOptions): Promise<Membersh
     windows.set(m.node, v.window);
     stats.received += 1;
     if (m.kind === 'leave') {
-      members.delete(m.node);
+      left.set(m.node, m.incarnation);
+      if (members.delete(m.node)) log(`membership: ${m.node} left`);
     } else {
       members.set(m.node, { incarnation: m.incarnation, lastSeen: now });
     }

@@ -32,7 +32,8 @@ async function waitFor(what: string, pred: () => boolean, timeoutMs: number): Pr
 }
 
 test('GIVEN three speakers WHEN one dies, restarts, and packets are spoofed or replayed THEN membership follows and drops the bad packets', async () => {
-  const a = await start('lb-a');
+  const aLog: string[] = [];
+  const a = await start('lb-a', 0, [], { log: (l) => aLog.push(l) });
   const b = await start('lb-b');
   const c = await start('lb-c');
   const addrs = [a, b, c].map((m) => `127.0.0.1:${m.localPort()}`);
@@ -48,7 +49,9 @@ test('GIVEN three speakers WHEN one dies, restarts, and packets are spoofed or r
   const cPort = c.localPort();
   await stop(c);
   const deadAfter = await waitFor('c declared dead', () => a.live().join() === 'lb-a,lb-b' && b.live().join() === 'lb-a,lb-b', 2000);
-  assert.ok(deadAfter >= FAIL - HB, `declared dead too early (${deadAfter} ms): a live peer must not be dropped before the timeout`);
+  // Not instantly either: death comes from the timeout (the last heartbeat may precede the stop by
+  // an interval or more on a loaded machine, hence the loose lower bound).
+  assert.ok(deadAfter >= FAIL - 3 * HB, `declared dead too early (${deadAfter} ms): a peer must not be dropped before its timeout`);
   assert.deepEqual(changes.at(-1), ['lb-a', 'lb-b']);
 
   // WHEN c restarts on the same address THEN it rejoins everywhere
@@ -76,8 +79,12 @@ test('GIVEN three speakers WHEN one dies, restarts, and packets are spoofed or r
   await waitFor('replay counted', () => b.stats().droppedReplay > replayBefore, 2000);
 
   // WHEN c leaves gracefully THEN the others drop it without waiting for the timeout
+  const logMark = aLog.length;
   await stop(c2, true);
-  await waitFor('c left', () => a.live().join() === 'lb-a,lb-b' && b.live().join() === 'lb-a,lb-b', FAIL);
+  await waitFor('c left', () => a.live().join() === 'lb-a,lb-b' && b.live().join() === 'lb-a,lb-b', 2000);
+  const sinceLeave = aLog.slice(logMark);
+  assert.ok(sinceLeave.includes('membership: lb-c left'), `expected a goodbye, got:\n${sinceLeave.join('\n')}`);
+  assert.ok(!sinceLeave.some((l) => l.startsWith('membership: lb-c silent')), 'lb-c was timed out instead of leaving');
 
   const s = a.stats();
   assert.equal(s.members, 2);
