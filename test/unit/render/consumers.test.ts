@@ -12,15 +12,13 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { parse } from 'yaml';
 import { parseIp } from '../../../src/net/address.js';
 import { renderAll, type Rendered, type RenderInput } from '../../../src/render/render-all.js';
 import { validateManifest } from '../../../src/render/manifest-schema.js';
 import { NODE_PATHS, PORTS } from '../../../src/render/layout.js';
-import { NodeSandbox, waitFor } from './node-sandbox.js';
+import { NodeSandbox, ensureEtcBmlbMountPoint, startFakeApiserver, waitFor } from './node-sandbox.js';
 import { samples } from './samples.js';
 
 const rendered: { name: string; input: RenderInput; out: Rendered }[] = samples().map((s) => ({ name: s.name, input: s.input, out: renderAll(s.input) }));
@@ -38,14 +36,9 @@ function nodeCidr(input: RenderInput, address: string): { iface: string; cidr: s
   return { iface: facts.interface, cidr: `${node.k8sIP}/${facts.prefixLength}` };
 }
 
-// The sandbox bind-mounts over /etc/bmlb, which must exist as a mount point (the lab creates it too).
-let createdEtcBmlb = false;
-before(() => {
-  if (!existsSync('/etc/bmlb')) { mkdirSync('/etc/bmlb'); createdEtcBmlb = true; }
-});
-after(() => {
-  if (createdEtcBmlb) { try { rmdirSync('/etc/bmlb'); } catch { /* someone else uses it now */ } }
-});
+let removeEtcBmlb = (): void => {};
+before(() => { removeEtcBmlb = ensureEtcBmlbMountPoint(); });
+after(() => removeEtcBmlb());
 
 describe('rendered configs pass their real consumers', () => {
   for (const { name, input, out } of rendered) {
@@ -134,17 +127,7 @@ describe('rendered keepalived and HAProxy run together', () => {
     const box = new NodeSandbox(iface, [cidr], { loopbackAddresses: [`${cp}/32`], sysctls: { 'net.ipv4.ip_nonlocal_bind': '1' } });
     t.after(() => box.close());
 
-    // A TLS server standing in for kube-apiserver: /readyz answers 200 "ok".
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1',
-      '-subj', '/CN=apiserver', '-keyout', join(box.dir, 'tls.key'), '-out', join(box.dir, 'tls.crt')], { stdio: 'pipe' });
-    const serverJs = join(box.dir, 'apiserver.mjs');
-    writeFileSync(serverJs, `
-      import https from 'node:https'; import { readFileSync } from 'node:fs';
-      https.createServer({ key: readFileSync(${JSON.stringify(join(box.dir, 'tls.key'))}), cert: readFileSync(${JSON.stringify(join(box.dir, 'tls.crt'))}) },
-        (req, res) => { res.writeHead(200, { 'content-type': 'text/plain' }); res.end(req.url === '/readyz' ? 'ok' : 'apiserver'); })
-        .listen(${PORTS.apiserver}, ${JSON.stringify(cp)});
-    `);
-    const startApiserver = () => box.start([process.execPath, serverJs]);
+    const startApiserver = () => startFakeApiserver(box, cp, PORTS.apiserver);
 
     for (const f of out.nodes[0]!.files) if (f.path.startsWith('/etc/bmlb/')) box.writeEtcBmlb(f.path, f.content);
     const podCommand = (path: string): string[] => {

@@ -5,7 +5,7 @@
  * Root only. Everything is removed by `close()`; processes are ended by their PID (group).
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, rmdirSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
 
@@ -25,8 +25,11 @@ export class NodeSandbox {
   readonly etcBmlb: string;
   private readonly procs: ChildProcess[] = [];
 
-  /** `iface` gets `addresses` (CIDR form); its veth peer stays in the namespace, so the link is up. */
-  constructor(iface: string, addresses: string[], opts: { loopbackAddresses?: string[]; sysctls?: Record<string, string> } = {}) {
+  /**
+   * `iface` gets `addresses` (CIDR form). Without `segment` its veth peer stays in the namespace
+   * (the link is up, nobody listens); with `segment` the peer is a port of that segment's bridge.
+   */
+  constructor(iface: string, addresses: string[], opts: { loopbackAddresses?: string[]; sysctls?: Record<string, string>; segment?: Segment } = {}) {
     counter += 1;
     this.ns = `bmlbt-rnd-${process.pid}-${counter}`;
     this.dir = mkdtempSync(join(tmpdir(), 'bmlbt-render-'));
@@ -36,8 +39,14 @@ export class NodeSandbox {
     ip('netns', 'add', this.ns);
     try {
       ip('-n', this.ns, 'link', 'set', 'lo', 'up');
-      ip('-n', this.ns, 'link', 'add', iface, 'type', 'veth', 'peer', 'name', `bmlbtp${counter % 100}`);
-      ip('-n', this.ns, 'link', 'set', `bmlbtp${counter % 100}`, 'up');
+      const peer = `bmlbtp${counter % 100}`;
+      if (opts.segment) {
+        ip('-n', opts.segment.ns, 'link', 'add', peer, 'type', 'veth', 'peer', 'name', iface, 'netns', this.ns);
+        ip('-n', opts.segment.ns, 'link', 'set', peer, 'master', 'br0', 'up');
+      } else {
+        ip('-n', this.ns, 'link', 'add', iface, 'type', 'veth', 'peer', 'name', peer);
+        ip('-n', this.ns, 'link', 'set', peer, 'up');
+      }
       ip('-n', this.ns, 'link', 'set', iface, 'up');
       for (const a of addresses) ip('-n', this.ns, 'addr', 'add', a, 'dev', iface, ...(a.includes(':') ? ['nodad'] : []));
       for (const a of opts.loopbackAddresses ?? []) ip('-n', this.ns, 'addr', 'add', a, 'dev', 'lo');
@@ -103,6 +112,59 @@ export class NodeSandbox {
     }
     spawnSync('ip', ['netns', 'del', this.ns], { stdio: 'ignore' });
     if (existsSync(this.dir)) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A TLS server standing in for kube-apiserver on `host:port` of the node: /readyz answers 200 "ok".
+ * Call again after stop() to restart it (the key pair is reused).
+ */
+export function startFakeApiserver(box: NodeSandbox, host: string, port: number): { stop: () => void; log: () => string } {
+  const key = join(box.dir, 'apiserver.key');
+  const cert = join(box.dir, 'apiserver.crt');
+  if (!existsSync(cert)) {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1',
+      '-subj', '/CN=apiserver', '-keyout', key, '-out', cert], { stdio: 'pipe' });
+  }
+  const js = join(box.dir, 'apiserver.mjs');
+  writeFileSync(js, `
+    import https from 'node:https'; import { readFileSync } from 'node:fs';
+    https.createServer({ key: readFileSync(${JSON.stringify(key)}), cert: readFileSync(${JSON.stringify(cert)}) },
+      (req, res) => { res.writeHead(200, { 'content-type': 'text/plain' }); res.end(req.url === '/readyz' ? 'ok' : 'apiserver'); })
+      .listen(${port}, ${JSON.stringify(host)});
+  `);
+  const p = box.start([process.execPath, js]);
+  return { stop: p.stop, log: p.log };
+}
+
+/**
+ * The sandboxes bind-mount over /etc/bmlb, which must exist as a mount point (the lab creates it
+ * too). Creates it when absent; the returned function removes it again if this call created it.
+ */
+export function ensureEtcBmlbMountPoint(): () => void {
+  if (existsSync('/etc/bmlb')) return () => {};
+  mkdirSync('/etc/bmlb');
+  return () => { try { rmdirSync('/etc/bmlb'); } catch { /* in use by someone else now */ } };
+}
+
+/** An L2 segment: a bridge `br0` in its own network namespace. */
+export class Segment {
+  readonly ns: string;
+  constructor() {
+    counter += 1;
+    this.ns = `bmlbt-rnd-${process.pid}-seg${counter}`;
+    execFileSync('ip', ['netns', 'add', this.ns], { stdio: 'pipe' });
+    try {
+      execFileSync('ip', ['-n', this.ns, 'link', 'add', 'br0', 'type', 'bridge'], { stdio: 'pipe' });
+      execFileSync('ip', ['-n', this.ns, 'link', 'set', 'br0', 'up'], { stdio: 'pipe' });
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+  }
+
+  close(): void {
+    spawnSync('ip', ['netns', 'del', this.ns], { stdio: 'ignore' });
   }
 }
 

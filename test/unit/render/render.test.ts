@@ -160,8 +160,8 @@ describe('static pods', () => {
     }
   });
 
-  it('GIVEN the static pods WHEN read THEN capabilities are minimal: all dropped, keepalived adds NET_ADMIN/NET_BROADCAST/NET_RAW, HAProxy NET_BIND_SERVICE', () => {
-    assert.deepEqual(pods[0]!.spec.containers[0]!.securityContext.capabilities, { drop: ['ALL'], add: ['NET_ADMIN', 'NET_BROADCAST', 'NET_RAW'] });
+  it('GIVEN the static pods WHEN read THEN capabilities are minimal: all dropped, keepalived adds NET_ADMIN/NET_BROADCAST/NET_RAW (+SYS_NICE for real-time scheduling), HAProxy NET_BIND_SERVICE', () => {
+    assert.deepEqual(pods[0]!.spec.containers[0]!.securityContext.capabilities, { drop: ['ALL'], add: ['NET_ADMIN', 'NET_BROADCAST', 'NET_RAW', 'SYS_NICE'] });
     assert.deepEqual(pods[1]!.spec.containers[0]!.securityContext.capabilities, { drop: ['ALL'], add: ['NET_BIND_SERVICE'] });
   });
 
