@@ -11,6 +11,7 @@ import { gratuitousArp } from './arp.js';
 import { arpRequestFilter, encodeBpf, neighborSolicitationFilter } from './bpf.js';
 import { ETHERTYPE_ARP, ETHERTYPE_IPV6, formatMac } from './ethernet.js';
 import { multicastMac, solicitedNodeAddress, unsolicitedAdvertisement } from './ndp.js';
+import { openMldListener, type MldListener } from './mld-listener.js';
 import { loadPacketIo, type PacketIo, type PacketSocket } from './packet-socket.js';
 import { respondToArp, respondToNdp, type FrameDecision } from './responder.js';
 
@@ -54,6 +55,8 @@ export interface L2AnnouncerOptions {
   io?: PacketIo;
   /** Source address for NAs; default: the interface's link-local address, else the target itself. */
   ndpSource?: (target: string) => string;
+  /** Report solicited-node groups with MLD (for snooping switches). Default: through the kernel's IPv6 stack. */
+  mld?: MldListener | false;
 }
 
 function linkLocalOf(interfaceName: string): string | undefined {
@@ -128,6 +131,7 @@ export async function openL2Announcer(opts: L2AnnouncerOptions): Promise<L2Annou
   }
   const arp = arpSock;
   const ndp = ndpSock;
+  const mld = opts.mld === false ? undefined : (opts.mld ?? openMldListener(opts.interfaceName, log));
 
   const sendGratuitous = (ip: string, v6: boolean): void => {
     const ok = v6
@@ -145,6 +149,7 @@ export async function openL2Announcer(opts: L2AnnouncerOptions): Promise<L2Annou
       } catch (e) {
         log(`layer2: joining ${group} on ${opts.interfaceName} failed: ${(e as Error).message}`);
       }
+      mld?.join(solicitedNodeAddress(ip));
     }
     groups.set(group, n + 1);
   };
@@ -159,6 +164,7 @@ export async function openL2Announcer(opts: L2AnnouncerOptions): Promise<L2Annou
       } catch {
         // the group may already be gone with the interface
       }
+      mld?.leave(solicitedNodeAddress(ip));
     } else {
       groups.set(group, n - 1);
     }
@@ -217,6 +223,7 @@ export async function openL2Announcer(opts: L2AnnouncerOptions): Promise<L2Annou
       announcedSet.clear();
       arp.close();
       ndp.close();
+      mld?.close();
     },
   };
 }

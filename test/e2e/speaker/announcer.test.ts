@@ -69,6 +69,8 @@ test('GIVEN A announces 2001:db8:100::200 WHEN B\'s kernel resolves it THEN B\'s
   await until('B resolves 2001:db8:100::200', () => neigh('b', '2001:db8:100::200') === macA);
   const addrs = seg.exec('a', ['ip', '-o', 'addr', 'show', 'dev', 'eth0']).stdout;
   assert.ok(!addrs.includes('2001:db8:100::200'));
+  // Joined through the IPv6 stack too, so MLD-snooping switches forward the group to A.
+  await until('A is a member of ff02::1:ff00:200', () => seg.exec('a', ['ip', '-6', 'maddr', 'show', 'dev', 'eth0']).stdout.includes('ff02::1:ff00:200'));
 });
 
 test('GIVEN B holds a stale IPv6 entry WHEN A announces the IP THEN the unsolicited NA moves it to A', async () => {
@@ -84,6 +86,7 @@ test('GIVEN A withdraws 198.51.100.200 and 2001:db8:100::200 WHEN B asks again T
   seg.exec('b', ['ip', '-6', 'neigh', 'flush', 'dev', 'eth0']);
   seg.exec('b', ['ping', '-6', '-c', '1', '-W', '1', '2001:db8:100::200'], { allowFail: true });
   assert.notEqual(neigh('b', '2001:db8:100::200'), macA);
+  await until('A left ff02::1:ff00:200', () => !seg.exec('a', ['ip', '-6', 'maddr', 'show', 'dev', 'eth0']).stdout.includes('ff02::1:ff00:200'));
 });
 
 test('GIVEN the run so far WHEN stats are read THEN they count what happened', async () => {
