@@ -4,7 +4,8 @@
  * the ready endpoints of its EndpointSlices, chosen at random per connection. Cluster traffic
  * policy masquerades so replies come back through this node; `externalTrafficPolicy: Local` uses
  * only this node's endpoints for external traffic and keeps the client's source address. A Service
- * with no usable endpoint is rejected (ICMP port unreachable), as kube-proxy does. Pure.
+ * with no usable endpoint is rejected, as kube-proxy does: TCP with a reset (not rate limited like
+ * ICMP errors are), other protocols with ICMP port unreachable. Pure.
  */
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 
@@ -131,7 +132,7 @@ export function renderRuleset(services: V1Service[], slices: V1EndpointSlice[], 
     const comment = `comment ${quote(`${f.service}:${f.port} ${f.kind}`)}`;
     const match = `${f.address ? `${f.family} daddr ${f.address} ` : `meta nfproto ${f.family === 'ip' ? 'ipv4' : 'ipv6'} fib daddr type local `}${f.protocol} dport ${f.dport}`;
     if (f.endpoints.length === 0) {
-      rejects.push(`    ${match} reject ${comment}`);
+      rejects.push(`    ${match} reject${f.protocol === 'tcp' ? ' with tcp reset' : ''} ${comment}`);
       return;
     }
     const chain = `fwd_${i}`;

@@ -53,6 +53,7 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
   while (Date.now() < end) {
     try {
       const v = await fn();
+      if (process.env.BMLB_TEST_DEBUG) process.stderr.write(`waitFor ${what}: ${JSON.stringify(v)?.slice(0, 80)} at ${Date.now() % 100000}\n`);
       if (v) return v;
     } catch (e) { last = e; }
     await new Promise((r) => setTimeout(r, stepMs));

@@ -1,0 +1,168 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { V1DaemonSet, V1EndpointSlice, V1Pod, V1Service } from '@kubernetes/client-node';
+import { isKubeApiError, loadKube, resourcePath } from '../../../src/kube/kube-client.js';
+import { startBackend, type Backend } from '../../helpers/backend.js';
+import { alive, startNetnsNode, waitFor, CLIENT_IP, NODE_IP, type NetnsNode } from './netns-node.js';
+
+const NS = 'bmlbt-na';
+
+describe('lab node agent: API pods, lab controllers and Service forwarding', () => {
+  let bed: NetnsNode;
+  const backends: Backend[] = [];
+  before(async () => {
+    bed = await startNetnsNode('ap');
+    await bed.kube.rest.create(resourcePath('v1', 'namespaces'), { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
+    await bed.kube.rest.create(resourcePath('v1', 'serviceaccounts', NS), { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'echo-sa', namespace: NS } });
+    await bed.kube.rest.create(resourcePath('v1', 'configmaps', NS), { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'echo-config', namespace: NS }, data: { greeting: 'hello', 'config.yaml': 'a: 1\n' } });
+    await bed.startAgent();
+  }, { timeout: 60_000 });
+  after(async () => {
+    for (const b of backends) await b.stop().catch(() => undefined);
+    await bed?.close();
+  }, { timeout: 30_000 });
+
+  const dsPods = async () => (await bed.kube.rest.get<{ items: V1Pod[] }>(resourcePath('v1', 'pods', NS), { labelSelector: 'app=echo' })).items;
+
+  it('GIVEN a DaemonSet selecting the node WHEN it is created THEN its Pod runs on the node with the ServiceAccount token, ConfigMap volume and env, and the status counts it ready', async () => {
+    const tokenOut = join(bed.dir, 'sa-token.out');
+    const ds: V1DaemonSet = {
+      apiVersion: 'apps/v1',
+      kind: 'DaemonSet',
+      metadata: { name: 'echo', namespace: NS },
+      spec: {
+        selector: { matchLabels: { app: 'echo' } },
+        template: {
+          metadata: { labels: { app: 'echo' } },
+          spec: {
+            hostNetwork: true,
+            serviceAccountName: 'echo-sa',
+            nodeSelector: { 'bmlb.io/test': 'ap' },
+            volumes: [{ name: 'cfg', configMap: { name: 'echo-config' } }],
+            containers: [{
+              name: 'echo',
+              image: 'example.com/echo:1',
+              command: ['/bin/sh', '-c'],
+              args: [
+                `cat /var/run/secrets/kubernetes.io/serviceaccount/token > ${tokenOut}.tmp; ` +
+                `echo " $GREETING $(cat /var/run/secrets/kubernetes.io/serviceaccount/namespace) $(cat /etc/echo/config.yaml)" >> ${tokenOut}.tmp; ` +
+                `mv ${tokenOut}.tmp ${tokenOut}; exec node -e "require('http').createServer((q,s)=>s.end('echo')).listen(18081,'${NODE_IP}')"`,
+              ],
+              env: [{ name: 'GREETING', valueFrom: { configMapKeyRef: { name: 'echo-config', key: 'greeting' } } }],
+              volumeMounts: [{ name: 'cfg', mountPath: '/etc/echo' }],
+              ports: [{ name: 'http', containerPort: 18081 }],
+              readinessProbe: { httpGet: { path: '/', port: 'http' }, periodSeconds: 1 },
+            }],
+          },
+        },
+      },
+    };
+    await bed.kube.rest.create(resourcePath('apps/v1', 'daemonsets', NS), ds);
+    const pod = await waitFor('daemonset pod ready', async () => {
+      const [p] = await dsPods();
+      return p?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? p : undefined;
+    }, 20_000);
+    assert.equal(pod.spec?.nodeName, bed.nodeName);
+    assert.equal(pod.metadata?.ownerReferences?.[0]?.kind, 'DaemonSet');
+    const written = await waitFor('token file', () => readFile(tokenOut, 'utf8').catch(() => undefined));
+    const [token, rest] = [written.slice(0, written.indexOf(' ')), written.slice(written.indexOf(' ') + 1)];
+    assert.equal(rest.trim(), `hello ${NS} a: 1`);
+    // the token is a real ServiceAccount token for echo-sa: the API server names that identity
+    const saConfig = join(bed.dir, 'sa.kubeconfig');
+    await writeFile(saConfig, JSON.stringify({
+      apiVersion: 'v1', kind: 'Config', 'current-context': 'sa',
+      clusters: [{ name: 'lab', cluster: { server: bed.api.url, 'certificate-authority': bed.api.caFile } }],
+      users: [{ name: 'sa', user: { token: token.trim() } }],
+      contexts: [{ name: 'sa', context: { cluster: 'lab', user: 'sa' } }],
+    }));
+    const saKube = loadKube({ kubeconfigPath: saConfig });
+    const err = await saKube.rest.get(resourcePath('v1', 'secrets', 'kube-system')).then(() => undefined, (e: unknown) => e);
+    assert.ok(isKubeApiError(err, 403), `expected 403, got ${String(err)}`);
+    assert.match((err as Error).message, new RegExp(`system:serviceaccount:${NS}:echo-sa`));
+    const status = await waitFor('daemonset status', async () => {
+      const d = await bed.kube.rest.get<V1DaemonSet>(resourcePath('apps/v1', 'daemonsets', NS, 'echo'));
+      return d.status?.numberReady === 1 ? d.status : undefined;
+    });
+    assert.equal(status.desiredNumberScheduled, 1);
+    assert.equal(status.updatedNumberScheduled, 1);
+    assert.equal(status.observedGeneration, 1);
+  });
+
+  it('GIVEN the DaemonSet pod WHEN a Service selects it THEN the EndpointSlice controller lists it ready with the resolved port', async () => {
+    await bed.kube.rest.create(resourcePath('v1', 'services', NS), {
+      apiVersion: 'v1', kind: 'Service', metadata: { name: 'echo', namespace: NS },
+      spec: { selector: { app: 'echo' }, ports: [{ name: 'web', port: 80, targetPort: 'http' }] },
+    });
+    const slice = await waitFor('endpointslice', async () => {
+      const list = await bed.kube.rest.get<{ items: V1EndpointSlice[] }>(resourcePath('discovery.k8s.io/v1', 'endpointslices', NS), { labelSelector: 'kubernetes.io/service-name=echo' });
+      const s = list.items[0];
+      return s?.endpoints?.length ? s : undefined;
+    });
+    assert.equal(slice.metadata?.labels?.['endpointslice.kubernetes.io/managed-by'], 'endpointslice-controller.k8s.io');
+    assert.deepEqual(slice.ports, [{ name: 'web', port: 18081, protocol: 'TCP' }]);
+    assert.deepEqual(slice.endpoints?.[0]?.addresses, [NODE_IP]);
+    assert.equal(slice.endpoints?.[0]?.nodeName, bed.nodeName);
+    assert.equal(slice.endpoints?.[0]?.conditions?.ready, true);
+  });
+
+  it('GIVEN a LoadBalancer Service with a backend endpoint WHEN a client outside connects to its IP THEN nft DNAT reaches the backend and keeps the client address (Local)', async () => {
+    const svc = await bed.kube.rest.create<V1Service>(resourcePath('v1', 'services', NS), {
+      apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: NS },
+      spec: { type: 'LoadBalancer', externalTrafficPolicy: 'Local', ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+    });
+    await bed.kube.rest.patch(resourcePath('v1', 'services', NS, 'web', 'status'), { status: { loadBalancer: { ingress: [{ ip: '198.51.100.200' }] } } }, 'merge');
+    backends.push(await startBackend({
+      spawn: (argv) => bed.spawnInNode(argv),
+      kubeconfigPath: await bed.api.kubeconfigPath('bmlb-installer'),
+      node: { name: bed.nodeName, address: NODE_IP },
+      port: 8080,
+      service: { namespace: NS, name: 'web', portName: 'http' },
+    }));
+    const res = await waitFor('client reaches the Service IP', async () => {
+      const r = await bed.inClient(['curl', '-s', '-m', '2', '-D', '-', 'http://198.51.100.200/']).catch(() => undefined);
+      return r?.stdout.includes(bed.nodeName) ? r.stdout : undefined;
+    }, 15_000, 300);
+    assert.match(res, new RegExp(`x-client-address: ${CLIENT_IP.replaceAll('.', '\\.')}`));
+    // nodePort on the node address, too
+    const nodePort = svc.spec?.ports?.[0]?.nodePort;
+    assert.ok(nodePort, 'the API server allocated a nodePort');
+    const viaNodePort = await bed.inClient(['curl', '-s', '-m', '2', `http://${NODE_IP}:${nodePort}/`]);
+    assert.equal(viaNodePort.stdout.trim(), bed.nodeName);
+  });
+
+  it('GIVEN the Service forwarding WHEN its only endpoint turns not ready THEN the client is refused, and served again when ready', async () => {
+    const b = backends[0]!;
+    await b.setReady(false);
+    await waitFor('refused', async () => {
+      const r = await bed.inClient(['curl', '-s', '-m', '2', '-o', '/dev/null', '-w', '%{http_code}', 'http://198.51.100.200/']).then(() => 'ok', (e: { code?: number }) => e.code);
+      return r === 7 ? true : undefined; // curl 7: connection refused (TCP reset)
+    }, 10_000, 300);
+    await b.setReady(true);
+    await waitFor('served again', async () => (await bed.inClient(['curl', '-s', '-m', '2', 'http://198.51.100.200/']).catch(() => ({ stdout: '' }))).stdout.includes(bed.nodeName), 10_000, 300);
+  });
+
+  it('GIVEN the DaemonSet WHEN its template changes THEN the pod is replaced by one with the new revision', async () => {
+    const [old] = await dsPods();
+    assert.ok(old);
+    await bed.kube.rest.patch(resourcePath('apps/v1', 'daemonsets', NS, 'echo'), { spec: { template: { metadata: { labels: { app: 'echo', rev: 'two' } } } } }, 'merge');
+    const fresh = await waitFor('replacement pod', async () => {
+      const pods = await dsPods();
+      return pods.find((p) => p.metadata?.labels?.rev === 'two' && p.status?.phase === 'Running');
+    }, 20_000);
+    assert.notEqual(fresh.metadata?.uid, old.metadata?.uid);
+    await waitFor('old pod gone', async () => (await dsPods()).every((p) => p.metadata?.uid !== old.metadata?.uid));
+  });
+
+  it('GIVEN API pods and forwarding WHEN the agent stops THEN its children are gone and its nft table removed', async () => {
+    const { children } = await bed.pids();
+    assert.ok(children.length >= 1);
+    const tables = await bed.inNode(['nft', 'list', 'tables']);
+    assert.match(tables.stdout, /bmlb_lab_proxy/);
+    assert.equal(await bed.stopAgent(), 0);
+    for (const c of children) assert.ok(!alive(c.pid), `pid ${c.pid} (${c.pod}) is gone`);
+    const after = await bed.inNode(['nft', 'list', 'tables']);
+    assert.doesNotMatch(after.stdout, /bmlb_lab_proxy/);
+  });
+});
