@@ -97,6 +97,7 @@ describe('VRRP priorities and timers', () => {
     r.nodes.forEach((_, i) => {
       const c = nodeFile(r, i, NODE_PATHS.keepalivedConf);
       assert.match(c, new RegExp(`unicast_src_ip ${k8sIPs[i]}\\n`));
+      assert.match(c, /check_unicast_src\n/);
       const peers = /unicast_peer \{\n([^}]*)\}/.exec(c)?.[1]?.trim().split(/\s+/);
       assert.deepEqual(peers, k8sIPs.filter((_, j) => j !== i));
     });
