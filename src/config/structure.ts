@@ -21,13 +21,19 @@ function unwrap(s: AnySchema): AnySchema {
   return cur;
 }
 
+/** A declared field of an object schema (never an inherited property such as `toString`). */
+function ownField(o: z.ZodObject, key: string): AnySchema | undefined {
+  const shape = o.shape as Record<string, AnySchema>;
+  return Object.hasOwn(shape, key) ? shape[key] : undefined;
+}
+
 /** The schema of the field at `path` (undefined when the path leaves the schema). */
 export function schemaAt(root: AnySchema, path: readonly PathSegment[]): AnySchema | undefined {
   let cur: AnySchema | undefined = root;
   for (const seg of path) {
     if (!cur) return undefined;
     const u = unwrap(cur);
-    if (u instanceof z.ZodObject && typeof seg === 'string') cur = (u.shape as Record<string, AnySchema>)[seg];
+    if (u instanceof z.ZodObject && typeof seg === 'string') cur = ownField(u, seg);
     else if (u instanceof z.ZodArray && typeof seg === 'number') cur = u.element as AnySchema;
     else if (u instanceof z.ZodRecord) cur = u.valueType as AnySchema;
     else return undefined;
@@ -182,7 +188,7 @@ export function checkStructure(schema: AnySchema, doc: SourceDocument, prefix: s
     }
     const u = unwrap(s);
     if (u instanceof z.ZodObject && v && typeof v === 'object' && !Array.isArray(v)) {
-      for (const [k, x] of Object.entries(v)) walk((u.shape as Record<string, AnySchema>)[k], x, [...path, k]);
+      for (const [k, x] of Object.entries(v)) walk(ownField(u, k), x, [...path, k]);
     } else if (u instanceof z.ZodArray && Array.isArray(v)) {
       v.forEach((x, i) => walk(u.element as AnySchema, x, [...path, i]));
     }

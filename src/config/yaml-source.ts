@@ -97,6 +97,16 @@ function makeLocator(doc: Document.Parsed<ParsedNode>, lc: LineCounter, docPos: 
   };
 }
 
+function isCyclic(v: unknown, ancestors: Set<unknown> = new Set()): boolean {
+  if (v === null || typeof v !== 'object') return false;
+  if (ancestors.has(v)) return true;
+  ancestors.add(v);
+  const children = v instanceof Map ? [...v.values()] : Object.values(v);
+  const found = children.some((c) => isCyclic(c, ancestors));
+  ancestors.delete(v);
+  return found;
+}
+
 /** Parse all documents; YAML errors and duplicate keys come back as ConfigErrors. */
 export function parseYamlDocuments(text: string): YamlParseResult {
   const lc = new LineCounter();
@@ -128,6 +138,10 @@ export function parseYamlDocuments(text: string): YamlParseResult {
       data = doc.toJS({ maxAliasCount: 50 });
     } catch (e) {
       errors.push({ code: 'YamlSyntax', path: '', ...docPos, message: `document ${i + 1} cannot be read: ${(e as Error).message}`, suggestion: 'Remove aliases and custom tags; write the values out.' });
+      return;
+    }
+    if (isCyclic(data)) {
+      errors.push({ code: 'YamlSyntax', path: '', ...docPos, message: `document ${i + 1} contains an alias that refers to itself (a recursive structure)`, suggestion: 'Remove the recursive alias; write the values out.' });
       return;
     }
     documents.push({ index: i + 1, data, ...docPos, locate: makeLocator(doc, lc, docPos) });
