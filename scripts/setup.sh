@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(openssh-server openssh-client keepalived haproxy frr iputils-arping iproute2 iputils-ping
-      nftables iptables curl tcpdump procps openssl util-linux kmod ca-certificates)
+      nftables iptables curl tcpdump procps openssl util-linux mount kmod ca-certificates)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -22,6 +22,12 @@ for svc in ssh keepalived haproxy frr; do
     systemctl disable --now "$svc" >/dev/null 2>&1 || true
   fi
 done
+
+# The lab (bmlb lab up) needs these from the packages above; say clearly if one is still missing.
+for cmd in ip unshare nsenter mount findmnt sysctl ssh ssh-keygen /usr/sbin/sshd openssl curl; do
+  command -v "$cmd" >/dev/null || { echo "setup: $cmd is missing after installing the packages" >&2; exit 1; }
+done
+command -v kubectl >/dev/null || echo "setup: note: kubectl is not installed (not a Debian package); the lab e2e tests use it" >&2
 
 echo "setup: npm ci"
 npm ci --no-audit --no-fund

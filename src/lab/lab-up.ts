@@ -155,13 +155,17 @@ export async function labUp(io: LabIo, opts: LabUpOptions): Promise<LabUpResult>
 
     // Network, keys and certificates are independent of each other.
     const hostKeys = new Map<string, string>();
+    const started = Date.now();
+    const timed = async (what: string, work: Promise<unknown>): Promise<void> => {
+      await work;
+      timings[what] = Date.now() - started;
+    };
     await Promise.all([
-      createLabNetwork(io, layout).then(() => lap('network')),
-      createLabPki(io, layout),
-      createLabSshKey(io, layout),
-      ...layout.nodes.map(async (n) => hostKeys.set(n.name, await prepareNodeSshd(io, layout, n))),
+      timed('network', createLabNetwork(io, layout)),
+      timed('pki', createLabPki(io, layout)),
+      timed('sshKeys', Promise.all([createLabSshKey(io, layout), ...layout.nodes.map(async (n) => hostKeys.set(n.name, await prepareNodeSshd(io, layout, n)))])),
     ]);
-    lap('keys');
+    mark = Date.now();
 
     await Promise.all(
       layout.nodes.map(async (n) => {
