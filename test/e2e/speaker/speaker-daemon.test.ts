@@ -1,9 +1,11 @@
 /**
  * Three `bmlb speaker` processes (the real command) in their own namespaces on one L2 segment,
  * against the in-process lab API server, and a client namespace that asks with iputils arping and
- * its own kernel. Shows: only the elected node answers; externalTrafficPolicy Local; Events, the
- * annotation and metrics; failover when the announcer dies; invalid and changed configuration
- * applied live; a restarted speaker rejoins.
+ * its own kernel. The in-cluster objects are the ones `bmlb` renders for cluster-samples/lab.yaml
+ * (namespace, ServiceAccounts, the speaker's RBAC, ConfigMap), and the speakers run as the
+ * bmlb-speaker ServiceAccount, so the RBAC is exercised too. Shows: only the elected node answers
+ * (IPv4 and IPv6); externalTrafficPolicy Local; Events, the annotation and metrics; failover when
+ * the announcer dies; invalid and changed configuration applied live; a restarted speaker rejoins.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +19,10 @@ import type { ChildProcess } from 'node:child_process';
 import { startTestApiServer, type TestApi } from '../../helpers/lab-api.js';
 import { loadKube, resourcePath, type Kube } from '../../../src/kube/kube-client.js';
 import { NAMES, type SpeakerConfig } from '../../../src/config/model.js';
-import { formatSpeakerConfig } from '../../../src/config/speaker-config.js';
+import { formatSpeakerConfig, toSpeakerConfig } from '../../../src/config/speaker-config.js';
+import { loadClusterConfig } from '../../../src/config/load.js';
+import { renderManifests } from '../../../src/render/render-all.js';
+import { loadTemplates } from '../../../src/render/templates.js';
 import { rankCandidates } from '../../../src/speaker/election.js';
 import { parsePrometheus } from '../../../src/speaker/metrics.js';
 import { ensurePacketAddon } from './addon.js';
@@ -30,18 +35,15 @@ const LB = ['lb1', 'lb2', 'lb3'];
 const IP_OF: Record<string, string> = { lb1: '198.51.100.21', lb2: '198.51.100.22', lb3: '198.51.100.23' };
 const WEB_IP = '198.51.100.200';
 const LOCAL_IP = '198.51.100.201';
-
-const config: SpeakerConfig = {
-  apiVersion: 'bmlb.io/v1',
-  clusterName: 'spk',
-  type: 'layer2',
-  controlPlaneVIP: '198.51.100.10',
-  addressPools: [{ name: 'pool-1', addresses: ['198.51.100.200-198.51.100.239'], avoidBuggyIPs: false, manualAssign: false }],
-  lbNodes: LB.map((n) => ({ address: IP_OF[n] as string, k8sIP: IP_OF[n] as string })),
-  // Timers a little above the defaults so a loaded CI machine does not flap the membership.
-  speaker: { heartbeatIntervalMs: 100, failureTimeoutMs: 600, garpRepeat: 3, memberPort: 7946, metricsPort: 7472 },
-  bgpPeers: [],
+const WEB6_IP = '2001:db8:100::200';
+const PLURAL: Record<string, string> = {
+  Namespace: 'namespaces', ServiceAccount: 'serviceaccounts', ConfigMap: 'configmaps',
+  ClusterRole: 'clusterroles', ClusterRoleBinding: 'clusterrolebindings', Role: 'roles', RoleBinding: 'rolebindings',
 };
+
+/** The speaker configuration of the lab sample, with an IPv6 pool added and timers a little above
+ *  the defaults so a loaded CI machine does not flap the membership. */
+let config: SpeakerConfig;
 
 let api: TestApi;
 let kube: Kube;
@@ -50,6 +52,7 @@ let bridge: Server;
 let sockDir: string;
 let kubeconfig: string;
 let apiPort: string;
+let rendered: { kind?: string; apiVersion?: string; metadata?: { name?: string; namespace?: string } }[] = [];
 const speakers = new Map<string, ChildProcess>();
 const speakerLogs = new Map<string, () => string>();
 const macs: Record<string, string> = {};
@@ -114,10 +117,20 @@ async function events(ns: string): Promise<EventObj[]> {
 
 before(async () => {
   ensurePacketAddon();
+  const cluster = (await loadClusterConfig(fileURLToPath(new URL('../../../cluster-samples/lab.yaml', import.meta.url)))).config;
+  const derived = toSpeakerConfig(cluster);
+  config = {
+    ...derived,
+    addressPools: [...derived.addressPools, { name: 'pool-v6', addresses: ['2001:db8:100::200-2001:db8:100::2ff'], avoidBuggyIPs: false, manualAssign: false }],
+    speaker: { ...derived.speaker, heartbeatIntervalMs: 100, failureTimeoutMs: 600 },
+  };
+  assert.deepEqual(config.lbNodes.map((n) => n.k8sIP), LB.map((n) => IP_OF[n]), 'the lab sample\'s LB nodes');
+  const facts = Object.fromEntries(cluster.loadBalancer.nodes.map((n) => [n.address, { interface: 'eth0', prefixLength: 24, hostname: n.address }]));
+  rendered = renderManifests({ config: cluster, nodeFacts: facts, bmlbImage: 'bmlb:test' }, loadTemplates()).manifests;
+
   api = await startTestApiServer();
   apiPort = new URL(api.url).port;
-  kubeconfig = await api.kubeconfigPath('bmlb-installer');
-  kube = loadKube({ kubeconfigPath: kubeconfig });
+  kube = loadKube({ kubeconfigPath: await api.kubeconfigPath('bmlb-installer') });
 
   // The API server listens on the host's loopback; speakers live in other network namespaces.
   // Relay through a Unix socket (see tcp-to-unix.mjs).
@@ -132,8 +145,8 @@ before(async () => {
   await new Promise<void>((r) => bridge.listen(sock, r));
 
   seg = createSegment(`bmlbt-spd${process.pid}`, [
-    ...LB.map((n) => ({ name: n, ipv4: IP_OF[n] as string })),
-    { name: 'c', ipv4: '198.51.100.3' },
+    ...LB.map((n) => ({ name: n, ipv4: IP_OF[n] as string, ipv6: `2001:db8:100::${(IP_OF[n] as string).split('.')[3]}` })),
+    { name: 'c', ipv4: '198.51.100.3', ipv6: '2001:db8:100::3' },
   ]);
   for (const n of LB) {
     macs[n] = seg.mac(n);
@@ -141,11 +154,14 @@ before(async () => {
     await fwd.next(10_000);
   }
 
-  await kube.rest.create(resourcePath('v1', 'namespaces'), { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMES.namespace } });
-  await kube.rest.create(resourcePath('v1', 'configmaps', NAMES.namespace), {
-    apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: NAMES.configMap, namespace: NAMES.namespace },
-    data: { [NAMES.configKey]: formatSpeakerConfig(config) },
-  });
+  // What `bmlb create cluster` applies (the workloads aside: the speakers run here as processes).
+  for (const o of rendered) {
+    const plural = PLURAL[o.kind ?? ''];
+    if (!plural) continue;
+    const body = o.kind === 'ConfigMap' ? { ...o, data: { [NAMES.configKey]: formatSpeakerConfig(config) } } : o;
+    await kube.rest.create(resourcePath(o.apiVersion ?? 'v1', plural, o.metadata?.namespace), body);
+  }
+  kubeconfig = (await api.serviceAccountKubeconfig(NAMES.namespace, NAMES.speakerServiceAccount)).path;
   await kube.rest.create(resourcePath('v1', 'secrets', NAMES.namespace), {
     apiVersion: 'v1', kind: 'Secret', metadata: { name: NAMES.memberSecret, namespace: NAMES.namespace },
     data: { [NAMES.memberSecretKey]: randomBytes(32).toString('base64') },
@@ -166,6 +182,7 @@ before(async () => {
     await kube.rest.patch(resourcePath('v1', 'services', 'default', name, 'status'), { status: { loadBalancer: { ingress: [{ ip }] } } }, 'merge');
   };
   await mkService('web', WEB_IP, 'Cluster');
+  await mkService('web6', WEB6_IP, 'Cluster');
   await mkService('local', LOCAL_IP, 'Local');
   await kube.rest.create(resourcePath('discovery.k8s.io/v1', 'endpointslices', 'default'), {
     apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
@@ -211,6 +228,19 @@ test('GIVEN policy Local with the only endpoint on one node WHEN the client asks
   const endpointNode = rankCandidates(LOCAL_IP, LB)[1] as string;
   await until('reply for the Local service', () => (arpingReplies(seg, 'c', LOCAL_IP, 1).length > 0 ? true : undefined));
   assert.deepEqual([...new Set(arpingReplies(seg, 'c', LOCAL_IP, 2))], [macs[endpointNode]]);
+});
+
+test('GIVEN an IPv6 Service WHEN the client\'s kernel resolves its IP THEN the elected node\'s MAC is in its neighbour table', async () => {
+  const elected = rankCandidates(WEB6_IP, LB)[0] as string;
+  await until('client resolves the IPv6 Service IP', () => {
+    seg.exec('c', ['ping', '-6', '-c', '1', '-W', '1', WEB6_IP], { allowFail: true });
+    const out = seg.exec('c', ['ip', '-j', '-6', 'neigh', 'show', WEB6_IP]).stdout;
+    const mac = (JSON.parse(out || '[]') as { lladdr?: string }[])[0]?.lladdr;
+    return mac === macs[elected] ? true : undefined;
+  }, 15_000, 300);
+  const m = metrics(elected);
+  assert.ok((m.get('bmlb_speaker_ndp_solicitations_total') ?? 0) >= 1);
+  assert.equal(m.get('bmlb_speaker_ndp_adverts_total'), m.get('bmlb_speaker_ndp_solicitations_total'));
 });
 
 test('GIVEN the run so far WHEN the winner\'s /metrics is scraped THEN it shows its IPs, requests, replies and members', () => {
