@@ -44,14 +44,22 @@ export function gatherScript(): string {
 
 export class GatherError extends Error {}
 
-/** Node clock minus ours, corrected by half the round trip of the `date` command. */
+/**
+ * Node clock minus ours: `date +%s.%N` three times, keeping the sample with the shortest round
+ * trip and assuming the node read its clock half-way through it.
+ */
 export async function measureClockOffset(shell: NodeShell, now: () => number = Date.now): Promise<number> {
-  const t0 = now();
-  const r = await shell.run('date +%s.%N');
-  const t1 = now();
-  const remote = Number(r.stdout.trim()) * 1000;
-  if (r.code !== 0 || !Number.isFinite(remote)) throw new GatherError(`date +%s.%N failed on ${shell.address}: ${r.stderr.trim()}`);
-  return Math.round(remote - (t0 + t1) / 2);
+  let best: { rtt: number; offset: number } | undefined;
+  for (let i = 0; i < 3; i++) {
+    const t0 = now();
+    const r = await shell.run('date +%s.%N');
+    const t1 = now();
+    const remote = Number(r.stdout.trim()) * 1000;
+    if (r.code !== 0 || !Number.isFinite(remote)) throw new GatherError(`date +%s.%N failed on ${shell.address}: ${r.stderr.trim()}`);
+    const sample = { rtt: t1 - t0, offset: Math.round(remote - (t0 + t1) / 2) };
+    if (!best || sample.rtt < best.rtt) best = sample;
+  }
+  return best?.offset ?? 0;
 }
 
 export async function gatherFacts(shell: NodeShell, node: NodeSpec): Promise<NodeFacts> {
@@ -108,7 +116,7 @@ export async function probeVip(shell: NodeShell, facts: NodeFacts, vip: string):
 function listenerCommand(tool: string, addr: string, port: number, seconds: number): string | undefined {
   const a = shQuote(addr);
   if (tool === 'perl') {
-    return `timeout ${seconds} perl -MIO::Socket::IP -e 'IO::Socket::IP->new(LocalHost=>$ARGV[0],LocalPort=>$ARGV[1],Listen=>128,ReuseAddr=>1) or exit 3; sleep $ARGV[2]' ${a} ${port} ${seconds}`;
+    return `timeout ${seconds} perl -MIO::Socket::IP -e 'my $s = IO::Socket::IP->new(LocalHost=>$ARGV[0],LocalPort=>$ARGV[1],Proto=>"tcp",Listen=>128,ReuseAddr=>1) or exit 3; sleep $ARGV[2]' ${a} ${port} ${seconds}`;
   }
   if (tool === 'python3') {
     return `timeout ${seconds} python3 -c 'import socket,sys,time
@@ -123,7 +131,7 @@ time.sleep(int(sys.argv[3]))' ${a} ${port} ${seconds}`;
 
 function connectCommand(tool: string, peers: string[], port: number): string | undefined {
   let one: string;
-  if (tool === 'perl') one = `timeout 4 perl -MIO::Socket::IP -e 'IO::Socket::IP->new(PeerHost=>$ARGV[0],PeerPort=>$ARGV[1],Timeout=>3) or exit 1' "$p" ${port}`;
+  if (tool === 'perl') one = `timeout 4 perl -MIO::Socket::IP -e 'IO::Socket::IP->new(PeerHost=>$ARGV[0],PeerPort=>$ARGV[1],Proto=>"tcp",Timeout=>3) or exit 1' "$p" ${port}`;
   else if (tool === 'python3') one = `timeout 4 python3 -c 'import socket,sys; socket.create_connection((sys.argv[1],int(sys.argv[2])),3).close()' "$p" ${port}`;
   else if (tool === 'bash') one = `timeout 4 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$p" ${port}`;
   else return undefined;

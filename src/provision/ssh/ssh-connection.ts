@@ -122,6 +122,8 @@ export class SshConnection implements NodeShell {
   private readonly target: SshTarget;
   private readonly opts: ConnectOptions;
   private closedReason: string | undefined;
+  /** Numbers commands in the log, so output of concurrent commands is attributable. */
+  private seq = 0;
 
   private constructor(client: Ssh2Client, target: SshTarget, opts: ConnectOptions) {
     this.client = client;
@@ -204,7 +206,8 @@ export class SshConnection implements NodeShell {
     const log = this.opts.log;
     const host = this.address;
     const started = Date.now();
-    log.append(host, `${new Date(started).toISOString()} $ ${opts.logAs ?? command}`);
+    const id = ++this.seq;
+    log.append(host, `${new Date(started).toISOString()} [#${id}] $ ${opts.logAs ?? command}`);
     if (this.closedReason !== undefined) throw this.lost(this.closedReason);
     const timeoutMs = opts.timeoutMs ?? this.opts.commandTimeoutMs;
     const result = await new Promise<ExecResult>((resolve, reject) => {
@@ -252,7 +255,7 @@ export class SshConnection implements NodeShell {
         else ch.end();
       });
     });
-    const lines = [`  exit ${result.code ?? `signal ${result.signal}`} after ${Date.now() - started} ms`];
+    const lines = [`  [#${id}] exit ${result.code ?? `signal ${result.signal}`} after ${Date.now() - started} ms`];
     if (result.stdout) lines.push(opts.quietStdout ? `  stdout: ${Buffer.byteLength(result.stdout)} bytes (not logged)` : indent('stdout', result.stdout));
     if (result.stderr) lines.push(indent('stderr', result.stderr));
     log.append(host, lines.join('\n'));
