@@ -12,6 +12,7 @@ import { advertIntSeconds, nodeContexts, vrrpPriority } from '../../../src/rende
 import { haproxyCommand, keepalivedCommand, renderAll, type RenderInput, type Rendered } from '../../../src/render/render-all.js';
 import { compileTemplates, loadTemplates, readTemplateSources, yamlBlock } from '../../../src/render/templates.js';
 import type { KubeObject } from '../../../src/render/kube-object.js';
+import { validateManifest } from '../../../src/render/manifest-schema.js';
 import { samples } from './samples.js';
 
 const [lab, v6] = samples() as [ReturnType<typeof samples>[0], ReturnType<typeof samples>[0]];
@@ -376,5 +377,35 @@ describe('templates in strict mode', () => {
       const doc = `data:\n  key: ${yamlBlock(text, 4)}\n`;
       assert.equal((parse(doc) as { data: { key: string } }).data.key, text);
     }), { numRuns: 300 });
+  });
+});
+
+describe('any valid pool of LB nodes', () => {
+  it('GIVEN 1–20 LB nodes, either VRRP mode, any advert interval and ports WHEN rendered THEN every object passes the schema, priorities are distinct and every node peers with all others', () => {
+    fc.assert(fc.property(
+      fc.integer({ min: 1, max: 20 }), fc.boolean(), fc.integer({ min: 1, max: 4095 }), fc.integer({ min: 1, max: 65535 }), fc.integer({ min: 1, max: 255 }),
+      (n, unicast, advertCs, lbPort, vrid) => {
+        const input = withConfig(lab.input, (c) => {
+          c.loadBalancer.nodes = Array.from({ length: n }, (_, i) => ({ address: `198.51.100.${30 + i}`, k8sIP: `198.51.100.${30 + i}` }));
+          c.loadBalancer.bmlb.vrrp = { ...c.loadBalancer.bmlb.vrrp, unicast, advertIntervalMs: advertCs * 10, virtualRouterId: vrid };
+          c.loadBalancer.controlPlaneLBPort = lbPort;
+        });
+        input.nodeFacts = Object.fromEntries(input.config.loadBalancer.nodes.map((x, i) => [x.address, { interface: 'eth0', prefixLength: 24, hostname: `lb${i + 1}` }]));
+        const r = renderAll(input, templates);
+        assert.equal(r.nodes.length, n);
+        const priorities = r.nodes.map((_, i) => Number(/priority (\d+)/.exec(nodeFile(r, i, NODE_PATHS.keepalivedConf))![1]));
+        assert.equal(new Set(priorities).size, n);
+        r.nodes.forEach((node, i) => {
+          const conf = nodeFile(r, i, NODE_PATHS.keepalivedConf);
+          assert.match(conf, new RegExp(`advert_int ${(advertCs / 100).toFixed(2)}\\n`));
+          const peers = /unicast_peer \{\n([^}]*)\}/.exec(conf)?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
+          assert.equal(peers.length, unicast ? n - 1 : 0);
+          assert.ok(!peers.includes(node.address));
+          for (const p of [NODE_PATHS.keepalivedManifest, NODE_PATHS.haproxyManifest]) assert.deepEqual(validateManifest(parse(nodeFile(r, i, p))), []);
+          assert.match(nodeFile(r, i, NODE_PATHS.haproxyCfg), new RegExp(`bind 198\\.51\\.100\\.10:${lbPort}\\n`));
+        });
+        for (const m of r.manifests) assert.deepEqual(validateManifest(m), []);
+      },
+    ), { numRuns: 40 });
   });
 });
