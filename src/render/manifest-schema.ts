@@ -41,6 +41,8 @@ const KINDS: Record<string, string> = {
   'rbac.authorization.k8s.io/v1/Role': 'V1Role',
   'rbac.authorization.k8s.io/v1/RoleBinding': 'V1RoleBinding',
   'admissionregistration.k8s.io/v1/ValidatingWebhookConfiguration': 'V1ValidatingWebhookConfiguration',
+  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy': 'V1ValidatingAdmissionPolicy',
+  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding': 'V1ValidatingAdmissionPolicyBinding',
 };
 
 export const SUPPORTED_KINDS = Object.keys(KINDS);
@@ -259,7 +261,8 @@ export function validateManifest(obj: unknown): string[] {
     const ok = rbac ? RBAC_NAME.test(name) : kind === 'Namespace' || kind === 'Service' ? DNS1123_LABEL.test(name) : DNS1123_SUBDOMAIN.test(name);
     if (!ok || name.length > 253) errors.push(`metadata.name: "${name}" is not a valid ${kind} name`);
   }
-  const namespaced = !['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'ValidatingWebhookConfiguration'].includes(kind);
+  const namespaced = !['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'ValidatingWebhookConfiguration',
+    'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'].includes(kind);
   if (namespaced) requireFields(obj, '', ['metadata.namespace'], errors);
   else if (get(obj, 'metadata.namespace') !== undefined) errors.push(`metadata.namespace: ${kind} is cluster-scoped`);
   checkLabels(get(obj, 'metadata.labels'), 'metadata.labels', errors);
@@ -299,6 +302,25 @@ export function validateManifest(obj: unknown): string[] {
       if (isPlainObject(data)) for (const k of Object.keys(data)) {
         if (!/^[-._a-zA-Z0-9]+$/.test(k)) errors.push(`data.${k}: not a valid ConfigMap key`);
       }
+      break;
+    }
+    case 'ValidatingAdmissionPolicy': {
+      oneOf(get(obj, 'spec.failurePolicy'), ['Fail', 'Ignore'], 'spec.failurePolicy', errors);
+      const validations = get(obj, 'spec.validations');
+      if (!Array.isArray(validations) || validations.length === 0) errors.push('spec.validations: at least one validation is required');
+      else validations.forEach((v, i) => {
+        requireFields(v, `spec.validations[${i}]`, ['expression'], errors);
+        oneOf(get(v, 'reason'), ['Unauthorized', 'Forbidden', 'Invalid', 'RequestEntityTooLarge'], `spec.validations[${i}].reason`, errors);
+      });
+      const rules = get(obj, 'spec.matchConstraints.resourceRules');
+      if (!Array.isArray(rules) || rules.length === 0) errors.push('spec.matchConstraints.resourceRules: required');
+      break;
+    }
+    case 'ValidatingAdmissionPolicyBinding': {
+      requireFields(obj, '', ['spec.policyName'], errors);
+      const actions = get(obj, 'spec.validationActions');
+      if (!Array.isArray(actions) || actions.length === 0) errors.push('spec.validationActions: required');
+      else for (const a of actions) oneOf(a, ['Deny', 'Warn', 'Audit'], 'spec.validationActions', errors);
       break;
     }
     case 'ValidatingWebhookConfiguration': {

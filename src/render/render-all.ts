@@ -36,6 +36,12 @@ export interface RenderInput {
   webhookCA?: string;
   /** Image of the speaker and controller, e.g. `bmlb:0.1.0`. */
   bmlbImage: string;
+  /**
+   * The Kubernetes username the installer authenticates as (e.g. `bmlb-installer`). With
+   * `bmlb.admission` policy or both, the ValidatingAdmissionPolicy lets only this user and the
+   * controller's ServiceAccount write bmlb-owned ConfigMaps/Secrets; without it no policy is rendered.
+   */
+  installerUsername?: string;
 }
 
 /** A file for an LB node: absolute path on the node, mode, content. */
@@ -114,6 +120,26 @@ function base64Pem(what: string, pem: string): string {
   return Buffer.from(pem, 'utf8').toString('base64');
 }
 
+function checkUsername(user: string): string {
+  if (user.length === 0 || user.length > 253 || /[\s"\\]/.test(user)) {
+    throw new UserError(`"${user}" is not a Kubernetes username bmlb can put in its admission policy.`, {
+      code: 'RenderInstallerUserInvalid',
+      suggestions: ['Pass the username the installer authenticates as (for the lab: bmlb-installer).'],
+    });
+  }
+  return user;
+}
+
+/** The CEL rule and message of the ValidatingAdmissionPolicy guarding bmlb's generated objects. */
+export function admissionPolicy(clusterName: string, installerUsername: string): { expression: string; message: string } {
+  const controller = `system:serviceaccount:${NAMES.namespace}:${NAMES.controllerServiceAccount}`;
+  return {
+    expression: `request.userInfo.username in ${JSON.stringify([installerUsername, controller])}`,
+    message: `bmlb generates the ConfigMaps and Secrets of ${NAMES.namespace} from the cluster file of cluster ${clusterName}; ` +
+      `edit the cluster file and run \`bmlb update cluster -c ${clusterName}\` instead.`,
+  };
+}
+
 function checkImage(image: string): string {
   if (!/^[a-z0-9]([a-z0-9._\/:@-]*[a-zA-Z0-9_])?$/.test(image) || image.length > 255) {
     throw new UserError(`"${image}" is not a container image reference.`, {
@@ -131,6 +157,10 @@ export function renderManifests(input: RenderInput, templates: Templates): { man
   const configYaml = speakerConfigYaml(config);
   const webhook = input.webhookCA !== undefined && config.loadBalancer.bmlb.admission !== 'policy'
     ? { service: NAMES.webhookService, path: WEBHOOK_PATH, caBundle: base64Pem('webhook CA', input.webhookCA) }
+    : undefined;
+  const admission = config.loadBalancer.bmlb.admission;
+  const policy = input.installerUsername !== undefined && admission !== 'webhook'
+    ? admissionPolicy(config.name, checkUsername(input.installerUsername))
     : undefined;
   const ctx = {
     generatedNotice: GENERATED_NOTICE,
@@ -164,6 +194,7 @@ export function renderManifests(input: RenderInput, templates: Templates): { man
       args: [`--namespace=${NAMES.namespace}`, `--config-map=${NAMES.configMap}`, `--metrics-port=${PORTS.controllerMetrics}`],
     },
     webhook: webhook ?? false,
+    policy: policy ?? false,
   };
   const order: TemplateName[] = [
     'namespace.yaml',
@@ -177,6 +208,7 @@ export function renderManifests(input: RenderInput, templates: Templates): { man
   // The webhook objects go last: with failurePolicy Fail they must not be in place before the
   // controller that serves them.
   if (webhook) order.push('webhook.yaml');
+  if (policy) order.push('admission-policy.yaml');
   const manifests = order.flatMap((name) => parseManifests(name, templates[name](ctx)));
   return { manifests, configMapData: configYaml };
 }

@@ -24,6 +24,7 @@ export const TEMPLATE_NAMES = [
   'speaker.yaml',
   'controller.yaml',
   'webhook.yaml',
+  'admission-policy.yaml',
 ] as const;
 
 export type TemplateName = (typeof TEMPLATE_NAMES)[number];

@@ -306,9 +306,10 @@ describe('in-cluster manifests', () => {
     assert.ok(!r.manifests.some((m) => m.kind === 'ValidatingWebhookConfiguration' || (m.kind === 'Service' && m.metadata.name === NAMES.webhookService)));
   });
 
-  it('GIVEN a webhook CA WHEN rendered THEN the Service and a failing-closed webhook guard bmlb-owned ConfigMaps and Secrets, last in apply order', () => {
+  it('GIVEN a webhook CA WHEN rendered THEN the Service and a failing-closed webhook guard bmlb-owned ConfigMaps and Secrets, after the workloads', () => {
     const out = renderAll(v6.input, templates);
-    const vwc = out.manifests.at(-1) as KubeObject & { webhooks: any[] };
+    const vwc = find(out, 'ValidatingWebhookConfiguration', 'bmlb-config-guard') as KubeObject & { webhooks: any[] };
+    assert.ok(out.manifests.indexOf(vwc) > out.manifests.findIndex((m) => m.kind === 'Deployment'));
     assert.equal(vwc.kind, 'ValidatingWebhookConfiguration');
     const h = vwc.webhooks[0];
     assert.equal(h.failurePolicy, 'Fail');
@@ -326,6 +327,33 @@ describe('in-cluster manifests', () => {
   it('GIVEN admission: policy WHEN rendered with a webhook CA THEN no webhook is rendered', () => {
     const out = renderAll(withConfig(v6.input, (c) => { c.loadBalancer.bmlb.admission = 'policy'; }), templates);
     assert.ok(!out.manifests.some((m) => m.kind === 'ValidatingWebhookConfiguration'));
+  });
+
+  it('GIVEN admission: both and the installer username WHEN rendered THEN a failing-closed policy admits only the installer and the controller, bound with Deny', () => {
+    const out = renderAll(v6.input, templates);
+    const vap = find(out, 'ValidatingAdmissionPolicy', 'bmlb-config-guard') as KubeObject & { spec: any };
+    assert.equal(vap.spec.failurePolicy, 'Fail');
+    assert.deepEqual(vap.spec.matchConstraints.objectSelector, { matchLabels: { 'app.kubernetes.io/managed-by': 'bmlb' } });
+    assert.deepEqual(vap.spec.matchConstraints.resourceRules[0].resources, ['configmaps', 'secrets']);
+    assert.deepEqual(vap.spec.matchConstraints.resourceRules[0].operations, ['CREATE', 'UPDATE', 'DELETE']);
+    assert.equal(vap.spec.validations[0].expression,
+      'request.userInfo.username in ["bmlb-installer","system:serviceaccount:bmlb-system:bmlb-controller"]');
+    assert.match(vap.spec.validations[0].message, /bmlb update cluster -c v6cp/);
+    const binding = find(out, 'ValidatingAdmissionPolicyBinding', 'bmlb-config-guard') as KubeObject & { spec: any };
+    assert.deepEqual(binding.spec, { policyName: 'bmlb-config-guard', validationActions: ['Deny'] });
+    assert.equal(out.manifests.at(-1), binding);
+  });
+
+  it('GIVEN admission: webhook, or no installer username WHEN rendered THEN no admission policy is rendered', () => {
+    const noPolicy = (r: Rendered): boolean => !r.manifests.some((m) => m.kind.startsWith('ValidatingAdmissionPolicy'));
+    assert.ok(noPolicy(renderAll(withConfig(v6.input, (c) => { c.loadBalancer.bmlb.admission = 'webhook'; }), templates)));
+    assert.ok(noPolicy(renderAll({ ...v6.input, installerUsername: undefined }, templates)));
+    const policyOnly = renderAll(withConfig(v6.input, (c) => { c.loadBalancer.bmlb.admission = 'policy'; }), templates);
+    assert.ok(!noPolicy(policyOnly));
+  });
+
+  it('GIVEN an installer username that could break out of the CEL string WHEN rendered THEN a UserError refuses it', () => {
+    throwsUserError(() => renderAll({ ...v6.input, installerUsername: 'x" || true || "' }, templates), 'RenderInstallerUserInvalid');
   });
 
   it('GIVEN a webhook CA that is not PEM WHEN rendered THEN a UserError says so', () => {

@@ -41,7 +41,7 @@ export function samples(): Sample[] {
       },
     },
     {
-      // IPv6 VIP on the control-plane nodes, unicast VRRP, webhook rendered.
+      // IPv6 VIP on the control-plane nodes, unicast VRRP, webhook and admission policy rendered.
       name: 'v6-cp',
       input: {
         config: v6,
@@ -52,6 +52,7 @@ export function samples(): Sample[] {
         },
         webhookCA: readFileSync(join(FIXTURES, 'webhook-ca.pem'), 'utf8'),
         bmlbImage: `registry.example.test/bmlb/bmlb:${v6.loadBalancer.bmlb.versions.bmlb}`,
+        installerUsername: 'bmlb-installer',
       },
     },
   ];
