@@ -80,8 +80,23 @@ export function loadPacketIo(path: string | undefined = findPacketAddon()): Pack
       suggestions: ['Build it once with `node native/build.mjs` (needs a C compiler and the Node headers).'],
     });
   }
+  if (!existsSync(path)) {
+    throw new UserError(`the packet addon ${path} does not exist`, {
+      code: 'PacketAddonMissing',
+      suggestions: ['Build it with `node native/build.mjs`, or point BMLB_PACKET_ADDON at the built bmlb_packet.node.'],
+    });
+  }
   const require = createRequire(import.meta.url);
-  const addon = require(path) as NativeAddon;
+  let addon: NativeAddon;
+  try {
+    addon = require(path) as NativeAddon;
+  } catch (e) {
+    throw new UserError(`the packet addon ${path} cannot be loaded: ${(e as Error).message.split('\n')[0]}`, {
+      code: 'PacketAddonBroken',
+      cause: e,
+      suggestions: ['Rebuild it for this Node.js and platform with `node native/build.mjs`.'],
+    });
+  }
   return {
     interfaceInfo(name) {
       try {
