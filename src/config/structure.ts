@@ -41,6 +41,24 @@ export function schemaAt(root: AnySchema, path: readonly PathSegment[]): AnySche
   return cur;
 }
 
+/** Where else in the schema a field of this name is declared (parent paths, `[]` for list items). */
+function elsewhere(root: AnySchema, key: string): string[] {
+  const out: string[] = [];
+  const visit = (s: AnySchema, path: string, depth: number) => {
+    if (depth > 8) return;
+    const u = unwrap(s);
+    if (u instanceof z.ZodArray) visit(u.element as AnySchema, `${path}[]`, depth + 1);
+    else if (u instanceof z.ZodObject) {
+      for (const [k, v] of Object.entries(u.shape as Record<string, AnySchema>)) {
+        if (k === key && metaOf(v)?.[IGNORED_KEY] !== true) out.push(path);
+        visit(v, path ? `${path}.${k}` : k, depth + 1);
+      }
+    }
+  };
+  visit(root, '', 0);
+  return out;
+}
+
 function knownKeys(root: AnySchema, path: readonly PathSegment[]): string[] {
   const s = schemaAt(root, path);
   const u = s ? unwrap(s) : undefined;
@@ -110,12 +128,17 @@ export function checkStructure(schema: AnySchema, doc: SourceDocument, prefix: s
         const known = knownKeys(schema, path);
         for (const key of issue.keys) {
           const kp = [...path, key];
+          const moved = elsewhere(schema, key).filter((p) => p !== formatPath(path).replace(/\[\d+\]/g, '[]'));
           const guess = didYouMean(key, known);
           errors.push({
             code: 'UnknownField', path: formatPath(kp, prefix), ...doc.locate(kp, 'key'),
             message: `unknown field "${key}" in ${where || 'this document'}`,
-            suggestion: guess ? `Did you mean "${guess}"? Rename the field.` : `Remove "${key}"; the fields allowed here are: ${known.join(', ')}.`,
-            values: guess ? [key, guess] : [key],
+            suggestion: moved.length > 0
+              ? `"${key}" belongs under ${moved.map((p) => p || 'the top level').join(' or ')}; move it there.`
+              : guess
+                ? `Did you mean "${guess}"? Rename the field.`
+                : `Remove "${key}"; the fields allowed here are: ${known.join(', ')}.`,
+            values: !moved.length && guess ? [key, guess] : [key],
           });
         }
         continue;

@@ -157,6 +157,14 @@ test('GIVEN misspelled field names WHEN suggestions are computed THEN the closes
   assert.equal(didYouMean('zzzzzz', ['mode', 'type']), undefined);
 });
 
+test('GIVEN a field at the wrong level WHEN validated THEN the suggestion says where it belongs', () => {
+  const text = base.replace('  type: hybrid\n', '  type: hybrid\n  controlPlaneVIP: 198.51.100.9\n');
+  const r = bad(parseClusterFile(text, '/x/fx.yaml'));
+  const e = r.errors.find((x) => x.path === 'spec.controlPlaneVIP')!;
+  assert.equal(e.code, 'UnknownField');
+  assert.equal(e.suggestion, '"controlPlaneVIP" belongs under spec.loadBalancer.vips; move it there.');
+});
+
 test('GIVEN YAML that is not a cluster file WHEN validated THEN the error says so without throwing', () => {
   for (const text of ['just a string', '[1, 2, 3]', 'a: [', '---\n---\n', '\t\tfoo', 'key: &a [*a]', '!!binary abc']) {
     const r = parseClusterFile(text, '/x.yaml');
