@@ -10,7 +10,7 @@
  * and take it back when it returns.
  * Root only (network namespaces); CI runs as root.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { parse } from 'yaml';
@@ -18,7 +18,7 @@ import { parseIp } from '../../../src/net/address.js';
 import { renderAll, type Rendered, type RenderInput } from '../../../src/render/render-all.js';
 import { validateManifest } from '../../../src/render/manifest-schema.js';
 import { NODE_PATHS, PORTS } from '../../../src/render/layout.js';
-import { NodeSandbox, ensureEtcBmlbMountPoint, startFakeApiserver, waitFor } from './node-sandbox.js';
+import { NodeSandbox, startFakeApiserver, waitFor } from './node-sandbox.js';
 import { samples } from './samples.js';
 
 const rendered: { name: string; input: RenderInput; out: Rendered }[] = samples().map((s) => ({ name: s.name, input: s.input, out: renderAll(s.input) }));
@@ -35,10 +35,6 @@ function nodeCidr(input: RenderInput, address: string): { iface: string; cidr: s
   const facts = input.nodeFacts[address]!;
   return { iface: facts.interface, cidr: `${node.k8sIP}/${facts.prefixLength}` };
 }
-
-let removeEtcBmlb = (): void => {};
-before(() => { removeEtcBmlb = ensureEtcBmlbMountPoint(); });
-after(() => removeEtcBmlb());
 
 describe('rendered configs pass their real consumers', () => {
   for (const { name, input, out } of rendered) {

@@ -2,10 +2,11 @@
  * A throwaway "LB node" for checking rendered files with the real programs: a network namespace
  * with the node's interface and address, and a private mount namespace per command in which
  * /etc/bmlb is the sandbox's own directory and /run a fresh tmpfs (as the lab's nodes have).
+ * Nothing is added to the host's namespaces or directories besides a temp dir and the netns.
  * Root only. Everything is removed by `close()`; processes are ended by their PID (group).
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, rmdirSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
 
@@ -17,7 +18,16 @@ export interface RunResult {
   stderr: string;
 }
 
-const WRAP = 'mount -t tmpfs bmlbt-run /run && mkdir -p /run/bmlb && mount --bind "$0" /etc/bmlb && exec "$@"';
+// In the command's private mount namespace: a fresh /run (with /run/bmlb), /etc as an overlay
+// (so /etc/bmlb can exist without touching the host's /etc), the sandbox's directory on /etc/bmlb.
+const WRAP = [
+  'mount -t tmpfs bmlbt-run /run',
+  'mkdir -p /run/bmlb /run/.etc/upper /run/.etc/work',
+  'mount -t overlay bmlbt-etc -o lowerdir=/etc,upperdir=/run/.etc/upper,workdir=/run/.etc/work /etc',
+  'mkdir -p /etc/bmlb',
+  'mount --bind "$0" /etc/bmlb',
+  'exec "$@"',
+].join(' && ');
 
 export class NodeSandbox {
   readonly ns: string;
@@ -135,16 +145,6 @@ export function startFakeApiserver(box: NodeSandbox, host: string, port: number)
   `);
   const p = box.start([process.execPath, js]);
   return { stop: p.stop, log: p.log };
-}
-
-/**
- * The sandboxes bind-mount over /etc/bmlb, which must exist as a mount point (the lab creates it
- * too). Creates it when absent; the returned function removes it again if this call created it.
- */
-export function ensureEtcBmlbMountPoint(): () => void {
-  if (existsSync('/etc/bmlb')) return () => {};
-  mkdirSync('/etc/bmlb');
-  return () => { try { rmdirSync('/etc/bmlb'); } catch { /* in use by someone else now */ } };
 }
 
 /** An L2 segment: a bridge `br0` in its own network namespace. */

@@ -5,19 +5,15 @@
  * fast failover with bmlb's default timers, no ping-pong when the old holder returns, for both
  * multicast and unicast adverts. Root only (network namespaces).
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { parse } from 'yaml';
 import type { ClusterConfig } from '../../../src/config/model.js';
 import { NODE_PATHS, PORTS } from '../../../src/render/layout.js';
 import { renderAll, type RenderInput } from '../../../src/render/render-all.js';
-import { NodeSandbox, Segment, ensureEtcBmlbMountPoint, startFakeApiserver, waitFor } from './node-sandbox.js';
+import { NodeSandbox, Segment, startFakeApiserver, waitFor } from './node-sandbox.js';
 import { samples } from './samples.js';
-
-let removeEtcBmlb = (): void => {};
-before(() => { removeEtcBmlb = ensureEtcBmlbMountPoint(); });
-after(() => removeEtcBmlb());
 
 function commandOf(manifest: string): string[] {
   return (parse(manifest) as { spec: { containers: { command: string[] }[] } }).spec.containers[0]!.command;
