@@ -4,13 +4,17 @@
  * `x-client-address` header) registered as an endpoint in an EndpointSlice of a selector-less
  * Service, as the endpoint controller would.
  *
- *   const b = await startBackend({ spawn: (argv) => lab.nodeSpawn('lb1', argv), kubeconfigPath: lab.status.kubeconfig,
- *     node: { name: 'lb1', address: '198.51.100.21' }, port: 8080, service: { namespace: 'default', name: 'web' } });
+ *   const b = await startBackend({
+ *     spawn: (argv) => lab.nodeSpawn('lb1', argv, { stdio: ['ignore', 'pipe', 'pipe'] }),
+ *     kubectl: (args, input) => lab.kubectl(args, { input }),      // runs in the lab's admin namespace
+ *     node: { name: 'lb1', address: '198.51.100.21' }, port: 8080, service: { namespace: 'default', name: 'web', portName: 'http' } });
  *   t.after(() => b.stop());
+ *
+ * The EndpointSlice is written with kubectl through the function given, so a lab's API server is
+ * reached from inside the lab (never from the host's own namespace).
  */
 import type { ChildProcess } from 'node:child_process';
 import type { V1EndpointSlice } from '@kubernetes/client-node';
-import { loadKube, resourcePath } from '../../src/kube/kube-client.js';
 
 export const BACKEND_MANAGED_BY = 'bmlb-test-backend';
 
@@ -30,8 +34,8 @@ process.on('SIGTERM', () => server.close(() => process.exit(0)));
 export interface BackendOptions {
   /** Starts argv inside the node's namespaces (lab nodeSpawn, or `ip netns exec NS …`). */
   spawn: (argv: string[]) => ChildProcess;
-  /** kubeconfig of an identity allowed to write EndpointSlices. */
-  kubeconfigPath: string;
+  /** Runs `kubectl ARGS` (stdin = input) as an identity allowed to write EndpointSlices. */
+  kubectl: (args: string[], input?: string) => Promise<{ code: number; stdout: string; stderr: string }>;
   node: { name: string; address: string };
   port: number;
   /** The selector-less Service this backend serves; `portName` must equal the Service port's name ('' if unnamed). */
@@ -79,13 +83,17 @@ export async function startBackend(opts: BackendOptions): Promise<Backend> {
     child.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
     child.on('exit', (code) => { clearTimeout(t); reject(new Error(`backend exited (${code}) before listening: ${out}`)); });
   });
-  const kube = loadKube({ kubeconfigPath: opts.kubeconfigPath });
   const slice = backendSlice(opts, opts.ready ?? true);
-  const collection = resourcePath('discovery.k8s.io/v1', 'endpointslices', opts.service.namespace);
-  const path = `${collection}/${slice.metadata!.name}`;
+  const name = slice.metadata!.name!;
+  const ns = opts.service.namespace;
+  const kubectl = async (args: string[], input?: string) => {
+    const r = await opts.kubectl(args, input);
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr.trim()}`);
+    return r;
+  };
+  const apply = (ready: boolean) => kubectl(['apply', '-f', '-'], JSON.stringify(backendSlice(opts, ready)));
   try {
-    await kube.rest.delete(path);
-    await kube.rest.create(collection, slice);
+    await apply(opts.ready ?? true);
   } catch (e) {
     try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
     throw e;
@@ -93,9 +101,9 @@ export async function startBackend(opts: BackendOptions): Promise<Backend> {
   let stopped: Promise<void> | undefined;
   return {
     pid,
-    sliceName: slice.metadata!.name!,
+    sliceName: name,
     async setReady(ready: boolean) {
-      await kube.rest.patch(path, { endpoints: backendSlice(opts, ready).endpoints }, 'merge');
+      await apply(ready);
     },
     stop() {
       stopped ??= (async () => {
@@ -106,7 +114,7 @@ export async function startBackend(opts: BackendOptions): Promise<Backend> {
           await exited;
           clearTimeout(t);
         }
-        await kube.rest.delete(path).catch(() => undefined);
+        await kubectl(['delete', 'endpointslice', name, '-n', ns, '--ignore-not-found']).catch(() => undefined);
       })();
       return stopped;
     },

@@ -115,7 +115,7 @@ describe('lab node agent: API pods, lab controllers and Service forwarding', () 
     await bed.kube.rest.patch(resourcePath('v1', 'services', NS, 'web', 'status'), { status: { loadBalancer: { ingress: [{ ip: '198.51.100.200' }] } } }, 'merge');
     backends.push(await startBackend({
       spawn: (argv) => bed.spawnInNode(argv),
-      kubeconfigPath: await bed.api.kubeconfigPath('bmlb-installer'),
+      kubectl: (args, input) => bed.kubectl(args, input),
       node: { name: bed.nodeName, address: NODE_IP },
       port: 8080,
       service: { namespace: NS, name: 'web', portName: 'http' },

@@ -34,6 +34,8 @@ export interface NetnsNode {
   agent?: ChildProcess;
   startAgent(extra?: Record<string, unknown>): Promise<ChildProcess>;
   stopAgent(): Promise<number | null>;
+  /** kubectl (in this process's namespace) against the test API server on 127.0.0.1, as bmlb-installer. */
+  kubectl(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }>;
   /** Runs argv inside the node's network namespace. */
   inNode(argv: string[]): Promise<{ stdout: string; stderr: string }>;
   inClient(argv: string[]): Promise<{ stdout: string; stderr: string }>;
@@ -172,6 +174,18 @@ export async function startNetnsNode(tag: string): Promise<NetnsNode> {
         const exited = new Promise<number | null>((r) => a.once('exit', (code) => r(code)));
         process.kill(a.pid, 'SIGTERM');
         return await exited;
+      },
+      async kubectl(args, input) {
+        const kubeconfig = await api!.kubeconfigPath('bmlb-installer');
+        return await new Promise((resolve) => {
+          const c = spawn('kubectl', ['--kubeconfig', kubeconfig, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+          let stdout = '';
+          let stderr = '';
+          c.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+          c.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+          c.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+          c.stdin.end(input ?? '');
+        });
       },
       inNode: (argv) => run('ip', ['netns', 'exec', nodeNs, ...argv]),
       inClient: (argv) => run('ip', ['netns', 'exec', clientNs, ...argv]),
