@@ -221,7 +221,7 @@ async function startKube(
   const api = await io.startDaemon(
     ['nsenter', '--target', String(state.holders[cp1.name]!.pid), '--net', '--mount', '--uts', '--',
       process.execPath, bmlbBin, 'lab', 'apiserver', '--config', p.apiServerConfig],
-    { logFile: apiLog },
+    { logFile: apiLog, env: daemonEnv() },
   );
   record('apiserver', api, cp1.name);
   await waitApiReady(io, layout, api, apiLog, timeoutMs);
@@ -232,7 +232,7 @@ async function startKube(
       const agent = await io.startDaemon(
         ['nsenter', '--target', String(state.holders[n.name]!.pid), '--net', '--mount', '--uts', '--',
           process.execPath, bmlbBin, 'lab', 'node-agent', '--config', nodeAgentConfigPath(n)],
-        { logFile: join(p.logDir, `node-agent-${n.name}.out`) },
+        { logFile: join(p.logDir, `node-agent-${n.name}.out`), env: daemonEnv() },
       );
       record(`node-agent ${n.name}`, agent, n.name);
     }),
@@ -264,10 +264,23 @@ function writeIdentities(layout: LabLayout, bmlbBin: string): LabUser[] {
   return users;
 }
 
+/**
+ * The environment of the lab's daemons: the caller's, minus proxies (nothing in the lab may leave
+ * the segment) and the test runner's marker (a daemon is not a test process).
+ */
+export function daemonEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (/^(https?|all|no)_proxy$/i.test(k) || k === 'NODE_TEST_CONTEXT') continue;
+    out[k] = v;
+  }
+  return out;
+}
+
 function curlArgv(layout: LabLayout, path: string, token?: string): string[] {
   return [
     'ip', 'netns', 'exec', extraNamespace(layout, 'admin'),
-    'curl', '-sSf', '--max-time', '3', '--cacert', layout.paths.caCert,
+    'curl', '-sSf', '--noproxy', '*', '--max-time', '3', '--cacert', layout.paths.caCert,
     ...(token ? ['-H', `Authorization: Bearer ${token}`] : []),
     `${layout.apiServer.url}${path}`,
   ];

@@ -20,7 +20,7 @@ import type { LabTarget } from '../../src/lab/lab-exec.js';
 import type { RunOptions, RunResult } from '../../src/lab/lab-io.js';
 import { systemLabIo } from '../../src/lab/lab-io.js';
 import type { LabUpOptions, LabUpResult } from '../../src/lab/lab-up.js';
-import { labUp } from '../../src/lab/lab-up.js';
+import { daemonEnv, labUp } from '../../src/lab/lab-up.js';
 
 export type { LabStatus } from '../../src/lab/lab-state.js';
 export type { RunResult } from '../../src/lab/lab-io.js';
@@ -99,7 +99,7 @@ export async function startTestLab(opts: TestLabOptions = {}): Promise<TestLab> 
     ssh: (n, command, o) => labExec(status, 'admin', sshArgv(n, command), o),
     kubectl: (args, o) => {
       const kubeconfig = o?.as === 'admin-user' ? status.adminUserKubeconfig : status.kubeconfig;
-      return labExec(status, 'admin', ['kubectl', '--kubeconfig', kubeconfig, ...args], o);
+      return labExec(status, 'admin', ['kubectl', '--kubeconfig', kubeconfig, ...args], { env: daemonEnv(), ...o });
     },
     down: () => {
       downed ??= (async () => {
