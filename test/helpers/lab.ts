@@ -36,7 +36,7 @@ export interface TestLab {
   /** What `bmlb lab status --json` would print, plus how long `lab up` took per phase. */
   status: LabUpResult;
   name: string;
-  /** Run a command to completion in `admin`, `client`, `router`, `segment` or on a node. */
+  /** Run a command to completion in `admin`, `client`, `router`, `segment` or on a node (killed after opts.timeoutMs, default 30 s). */
   exec(target: LabTarget, argv: string[], opts?: RunOptions): Promise<RunResult>;
   /** Start a command there; ended (by PID) when the lab goes down, if still running. */
   spawn(target: LabTarget, argv: string[], opts?: SpawnOptions): ChildProcess;

@@ -112,6 +112,7 @@ describe('GIVEN a lab of 1 control-plane and 2 LB nodes brought up without the K
     const r = await lab.down();
     assert.equal(r.existed, true);
     assert.deepEqual(await leftovers(lab.name, pids), { processes: [], namespaces: [], mounts: [], stateDir: false });
+    assert.deepEqual(hostSnapshot(), { links: [], addresses: [], routes: [] });
     const again = await labDown(systemLabIo, { name: lab.name }); // idempotent
     assert.deepEqual([again.existed, again.namespacesDeleted, again.processesEnded], [false, [], 0]);
   });
