@@ -308,10 +308,7 @@ export async function runSpeaker(opts: SpeakerOptions, deps: SpeakerDeps): Promi
         }
         peers = wantPeers;
         membershipComplaint = '';
-        m.on('change', (live) => {
-          log(`membership: live ${live.join(', ')}`);
-          reconcile(); // fast path: straight from memory, no API round trip
-        });
+        m.on('change', () => reconcile()); // fast path: straight from memory, no API round trip
         log(`membership: joined on ${params.bindAddress}:${params.port}, peers ${wantPeers.join(', ') || '(none)'}`);
       } catch (e) {
         const c = (e as Error).message;
@@ -421,7 +418,11 @@ export async function runSpeaker(opts: SpeakerOptions, deps: SpeakerDeps): Promi
     counter('bmlb_speaker_ndp_adverts_total', 'Solicited Neighbor Advertisements sent.', () => stat('ndpAdverts')),
     counter('bmlb_speaker_gratuitous_sent_total', 'Gratuitous ARPs and unsolicited Neighbor Advertisements sent.', () => stat('gratuitousSent')),
     counter('bmlb_speaker_send_errors_total', 'Frames the kernel refused to send.', () => stat('sendErrors')),
-    gauge('bmlb_speaker_members', 'Live LB-node speakers in the membership, this one included.', () => (membership ? (lastPlan?.liveLbNodes.length ?? membership.live().length) : 0)),
+    gauge('bmlb_speaker_members', 'Live LB-node speakers in the membership, this one included.', () => {
+      if (!membership) return 0;
+      const lbNodes = lastPlan?.lbNodes;
+      return membership.live().filter((n) => !lbNodes || lbNodes.includes(n)).length;
+    }),
     counter('bmlb_speaker_failovers_total', 'Service IPs this node took over from another node.', () => failovers),
     gauge('bmlb_speaker_config_invalid', '1 while the ConfigMap holds an invalid configuration (the last valid one stays in force).', () => (configInvalid ? 1 : 0)),
     gauge('bmlb_speaker_config_loaded', '1 once a valid configuration was loaded.', () => (config ? 1 : 0)),
