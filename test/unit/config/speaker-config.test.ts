@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { stringify } from 'yaml';
 import { parseClusterFile } from '../../../src/config/parse.js';
 import { formatSpeakerConfig, parseSpeakerConfig, toSpeakerConfig } from '../../../src/config/speaker-config.js';
 import type { SpeakerConfig } from '../../../src/config/model.js';
@@ -73,4 +75,14 @@ test('GIVEN hand-edited or corrupted ConfigMaps WHEN parsed THEN each is refused
   for (const text of ['', 'not: [yaml', 'a: 1\na: 2', '42', '- a']) {
     assert.equal(parseSpeakerConfig(text).ok, false, JSON.stringify(text));
   }
+});
+
+test('GIVEN random and mutated ConfigMap contents WHEN parsed THEN parseSpeakerConfig never throws', () => {
+  const good = toSpeakerConfig(sample('lab.yaml')) as unknown as Record<string, unknown>;
+  const keys = Object.keys(good);
+  fc.assert(fc.property(fc.constantFrom(...keys), fc.jsonValue({ maxDepth: 3 }), (k, v) => {
+    const r = parseSpeakerConfig(stringify({ ...good, [k]: v }));
+    if (!r.ok) assert.ok(r.errors.length > 0);
+  }), { numRuns: 1000 });
+  fc.assert(fc.property(fc.string({ maxLength: 120 }), (s) => { parseSpeakerConfig(s); }), { numRuns: 1000 });
 });
