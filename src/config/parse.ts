@@ -99,6 +99,9 @@ export function parseClusterFile(text: string, sourcePath: string, options: Pars
   // Unused BGP fields in layer2 mode: a notice, not an error.
   if (cluster) {
     const lb = (cluster.data as ClusterDocument).spec?.loadBalancer as Record<string, unknown> | undefined;
+    if (lb && lb.mode === 'manual' && lb.type === 'layer2') {
+      notices.push({ code: 'IgnoredField', path: 'spec.loadBalancer.type', ...cluster.locate(['spec', 'loadBalancer', 'type'], 'key'), message: 'spec.loadBalancer.type is used only with mode: bundled; ignored' });
+    }
     if (lb && lb.type !== 'bgp') {
       for (const k of ['localASN', 'bgpPeers']) {
         if (lb[k] !== undefined) {

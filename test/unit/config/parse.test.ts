@@ -87,6 +87,12 @@ test('GIVEN a type bgp file WHEN loaded THEN localASN and peers are kept; in lay
   assert.deepEqual(r.notices.map((n) => n.path), ['spec.loadBalancer.localASN', 'spec.loadBalancer.bgpPeers']);
 });
 
+test('GIVEN mode manual with type layer2 WHEN loaded THEN it is valid and the type is a notice', () => {
+  const r = ok(parseClusterFile(base.replace('    mode: bundled\n', '    mode: manual\n'), '/x/fx.yaml'));
+  assert.equal(r.config.loadBalancer.mode, 'manual');
+  assert.deepEqual(r.notices.map((n) => n.path), ['spec.loadBalancer.type']);
+});
+
 test('GIVEN a full GDCV file WHEN loaded THEN it is valid and every ignored field is a notice with its position', () => {
   const r = ok(parseClusterFile(gdcv, '/x/gdcv.yaml'));
   const paths = r.notices.map((n) => n.path);
