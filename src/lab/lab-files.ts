@@ -4,7 +4,7 @@
  * Pure: text in, text out.
  */
 import type { LabLayout, LabNodeLayout } from './lab-layout.js';
-import { LAB_INGRESS_VIP, LAB_NODE_PORT_RANGE, LAB_SERVICE_CIDR, LAB_V6_PREFIX } from './lab-layout.js';
+import { LAB_INGRESS_VIP, LAB_NODE_PORT_RANGE, LAB_SERVICE_CIDR, LAB_SERVICE_CIDR_V6, LAB_V6_PREFIX } from './lab-layout.js';
 
 export interface LabUser {
   token: string;
@@ -189,7 +189,7 @@ export function apiServerConfig(layout: LabLayout, users: LabUser[]): ApiServerC
     listen: { host: layout.apiServer.host, port: layout.apiServer.port },
     tls: { certFile: layout.paths.apiServerCert, keyFile: layout.paths.apiServerKey, caFile: layout.paths.caCert },
     users,
-    serviceCIDR: LAB_SERVICE_CIDR,
+    serviceCIDR: layout.ipv6 ? `${LAB_SERVICE_CIDR},${LAB_SERVICE_CIDR_V6}` : LAB_SERVICE_CIDR,
     nodePortRange: LAB_NODE_PORT_RANGE,
     logFile: `${layout.paths.logDir}/apiserver.log`,
   };

@@ -13,6 +13,8 @@ export const LAB_VIP = '198.51.100.10';
 export const LAB_INGRESS_VIP = '198.51.100.200';
 export const LAB_API_PORT = 6444;
 export const LAB_SERVICE_CIDR = '203.0.113.0/24';
+/** The IPv6 Service CIDR of an `--ipv6` lab (dual-stack ClusterIPs). */
+export const LAB_SERVICE_CIDR_V6 = '2001:db8:203::/112';
 export const LAB_NODE_PORT_RANGE = '30000-32767';
 /** The directories a node has of its own; bind-mounted in its private mount namespace. */
 export const NODE_PRIVATE_DIRS = [

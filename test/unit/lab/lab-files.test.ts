@@ -84,7 +84,8 @@ describe('lab kubeconfig, sshd config, known_hosts, certificate extensions, comp
     const a = apiServerConfig(layout, [{ token: 't'.repeat(16), user: 'bmlb-installer', groups: ['system:masters'] }]);
     assert.deepEqual(a.listen, { host: '198.51.100.11', port: 6444 });
     assert.equal(a.tls.caFile, '/var/lib/bmlb-lab/k/pki/ca.crt');
-    assert.equal(a.serviceCIDR, '203.0.113.0/24');
+    assert.equal(a.serviceCIDR, '203.0.113.0/24,2001:db8:203::/112'); // an --ipv6 lab is dual-stack
+    assert.equal(apiServerConfig(planLabLayout(DEFAULT_LAB_OPTIONS), []).serviceCIDR, '203.0.113.0/24');
     assert.equal(a.nodePortRange, '30000-32767');
     const cp = nodeAgentConfig(layout, layout.nodes[0]!, 'tok', '/x/bin/run.js');
     const lb = nodeAgentConfig(layout, layout.nodes[2]!, 'tok', '/x/bin/run.js');
