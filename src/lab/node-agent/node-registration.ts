@@ -68,6 +68,7 @@ export class NodeRegistration {
           kind: 'Node',
           metadata: { name: this.cfg.nodeName, labels },
           spec: {},
+          status: nodeStatus(this.cfg, new Date(), true),
         });
       } catch (e) {
         if (!isKubeApiError(e, 409)) throw e;

@@ -63,6 +63,8 @@ export interface ContainerPlan {
   /** Bind mounts into the container's private mount namespace (hostPath volumes need none). */
   mounts: Mount[];
   readinessProbe?: ProbePlan;
+  /** On failureThreshold consecutive failures the container is killed and restarted per restartPolicy. */
+  livenessProbe?: ProbePlan;
   /** securityContext.capabilities.add, reported in status (processes run as root in the lab). */
   capabilities: string[];
 }
@@ -296,6 +298,7 @@ function planContainer(pod: V1Pod, c: V1Container, volumes: VolumePlan[], ctx: P
     workingDir: c.workingDir,
     mounts: containerMounts(c, volumes),
     readinessProbe: c.readinessProbe ? planProbe(c, c.readinessProbe, ctx, lookup) : undefined,
+    livenessProbe: c.livenessProbe ? planProbe(c, c.livenessProbe, ctx, lookup) : undefined,
     capabilities: c.securityContext?.capabilities?.add ?? [],
   };
 }
@@ -416,7 +419,7 @@ function planProbe(c: V1Container, p: V1Probe, ctx: PodPlanContext, lookup: (n: 
     if (!resolved) throw new PlanError('CommandNotFound', `container "${c.name}": probe command "${argv[0]}" not found`);
     action = { kind: 'exec', argv: [resolved, ...argv.slice(1)] };
   } else {
-    throw new PlanError('ProbeUnsupported', `container "${c.name}": only httpGet, tcpSocket and exec readiness probes are supported`);
+    throw new PlanError('ProbeUnsupported', `container "${c.name}": only httpGet, tcpSocket and exec probes are supported`);
   }
   return {
     action,

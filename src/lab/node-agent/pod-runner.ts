@@ -40,6 +40,8 @@ interface ContainerSlot {
   failures: number;
   restartTimer?: NodeJS.Timeout;
   probeTimer?: NodeJS.Timeout;
+  livenessTimer?: NodeJS.Timeout;
+  livenessFailures: number;
   probeSuccesses: number;
   probeFailures: number;
 }
@@ -57,6 +59,7 @@ export class PodRunner {
       plan: c,
       record: { name: c.name, image: c.image, runtime: { state: 'waiting', reason: 'ContainerCreating' }, restartCount: 0, capabilities: c.capabilities },
       failures: 0,
+      livenessFailures: 0,
       probeSuccesses: 0,
       probeFailures: 0,
     }));
@@ -164,10 +167,13 @@ export class PodRunner {
     s.probeFailures = 0;
     this.deps.log(`pod ${this.id.key}: container ${s.plan.name} started, pid ${proc.pid}: ${s.plan.argv.join(' ')}`);
     if (s.plan.readinessProbe) this.scheduleProbe(s, s.plan.readinessProbe.initialDelaySeconds * 1000);
+    s.livenessFailures = 0;
+    if (s.plan.livenessProbe) this.scheduleLiveness(s, s.plan.livenessProbe.initialDelaySeconds * 1000 + s.plan.livenessProbe.periodSeconds * 1000);
     this.deps.changed();
     void proc.exited.then(({ code, signal }) => {
       if (s.proc !== proc) return;
       if (s.probeTimer) clearTimeout(s.probeTimer);
+      if (s.livenessTimer) clearTimeout(s.livenessTimer);
       const finishedAt = new Date();
       const ranMs = finishedAt.getTime() - proc.startedAt.getTime();
       const terminated = {
@@ -223,6 +229,27 @@ export class PodRunner {
     }, delayMs);
   }
 
+  private scheduleLiveness(s: ContainerSlot, delayMs: number): void {
+    const probe = s.plan.livenessProbe;
+    if (!probe || this.stopping) return;
+    s.livenessTimer = setTimeout(async () => {
+      const proc = s.proc;
+      if (!proc || this.stopping) return;
+      const ok = await runProbe(probe.action, probe.timeoutSeconds * 1000, s.plan.env);
+      if (s.proc !== proc || this.stopping) return;
+      s.livenessFailures = ok ? 0 : s.livenessFailures + 1;
+      if (s.livenessFailures >= probe.failureThreshold) {
+        this.deps.log(`pod ${this.id.key}: container ${s.plan.name} failed its liveness probe ${s.livenessFailures} times; restarting it`);
+        try { process.kill(proc.pid, 'SIGTERM'); } catch { /* gone */ }
+        const grace = this.plan.terminationGracePeriodSeconds * 1000;
+        const killer = setTimeout(() => { try { process.kill(proc.pid, 'SIGKILL'); } catch { /* gone */ } }, grace);
+        void proc.exited.finally(() => clearTimeout(killer));
+        return;
+      }
+      this.scheduleLiveness(s, probe.periodSeconds * 1000);
+    }, delayMs);
+  }
+
   /** SIGTERM every container, SIGKILL after the grace period; resolves when all have exited. */
   async stop(graceSeconds = this.plan.terminationGracePeriodSeconds): Promise<void> {
     this.stopping = true;
@@ -231,6 +258,7 @@ export class PodRunner {
     for (const s of this.slots) {
       if (s.restartTimer) clearTimeout(s.restartTimer);
       if (s.probeTimer) clearTimeout(s.probeTimer);
+      if (s.livenessTimer) clearTimeout(s.livenessTimer);
       const proc = s.proc;
       if (!proc) continue;
       try { process.kill(proc.pid, 'SIGTERM'); } catch { /* gone */ }

@@ -155,6 +155,38 @@ describe('lab node agent: API pods, lab controllers and Service forwarding', () 
     await waitFor('old pod gone', async () => (await dsPods()).every((p) => p.metadata?.uid !== old.metadata?.uid));
   });
 
+  it('GIVEN a Deployment WHEN it is created THEN the controller binds its pod to the ready node, the agent runs it, and the status counts it ready', async () => {
+    await bed.kube.rest.create(resourcePath('apps/v1', 'deployments', NS), {
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'ctl', namespace: NS },
+      spec: {
+        replicas: 1,
+        strategy: { type: 'Recreate' },
+        selector: { matchLabels: { app: 'ctl' } },
+        template: {
+          metadata: { labels: { app: 'ctl' } },
+          spec: { hostNetwork: true, automountServiceAccountToken: false, containers: [{ name: 'c', image: 'x', command: ['sleep', '600'] }] },
+        },
+      },
+    });
+    const d = await waitFor('deployment ready', async () => {
+      const got = await bed.kube.rest.get<{ status?: { readyReplicas?: number; updatedReplicas?: number; observedGeneration?: number } }>(resourcePath('apps/v1', 'deployments', NS, 'ctl'));
+      return got.status?.readyReplicas === 1 ? got : undefined;
+    }, 20_000);
+    assert.equal(d.status?.updatedReplicas, 1);
+    const pods = (await bed.kube.rest.get<{ items: V1Pod[] }>(resourcePath('v1', 'pods', NS), { labelSelector: 'app=ctl' })).items;
+    assert.equal(pods.length, 1);
+    assert.equal(pods[0]!.spec?.nodeName, bed.nodeName);
+    const child = (await bed.pids()).children.find((c) => c.pod === pods[0]!.metadata?.name);
+    assert.ok(child && alive(child.pid));
+    // deleting the pod through the API stops its process; the controller makes a new one
+    await bed.kube.rest.delete(resourcePath('v1', 'pods', NS, pods[0]!.metadata!.name!));
+    await waitFor('old process gone', () => !alive(child.pid), 35_000);
+    await waitFor('replacement running', async () => {
+      const now = (await bed.kube.rest.get<{ items: V1Pod[] }>(resourcePath('v1', 'pods', NS), { labelSelector: 'app=ctl' })).items;
+      return now.some((p) => p.metadata?.uid !== pods[0]!.metadata?.uid && p.status?.phase === 'Running');
+    }, 20_000);
+  });
+
   it('GIVEN API pods and forwarding WHEN the agent stops THEN its children are gone and its nft table removed', async () => {
     const { children } = await bed.pids();
     assert.ok(children.length >= 1);

@@ -43,7 +43,10 @@ describe('lab node agent: static pods', () => {
   const childOf = async (pod: string) => (await bed.pids()).children.find((c) => c.pod === pod);
 
   it('GIVEN a running agent WHEN it starts THEN its Node is registered with labels, addresses and Ready', async () => {
-    const node = await waitFor('node registered', () => bed.kube.rest.find<V1Node>(resourcePath('v1', 'nodes', undefined, bed.nodeName)));
+    const node = await waitFor('node registered and Ready', async () => {
+      const n = await bed.kube.rest.find<V1Node>(resourcePath('v1', 'nodes', undefined, bed.nodeName));
+      return n?.status?.conditions?.some((c) => c.type === 'Ready') ? n : undefined;
+    }, 30_000);
     assert.equal(node.metadata?.labels?.['kubernetes.io/hostname'], bed.nodeName);
     assert.equal(node.metadata?.labels?.['bmlb.io/test'], 'sp');
     assert.deepEqual(node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address, NODE_IP);
@@ -113,6 +116,46 @@ describe('lab node agent: static pods', () => {
     assert.equal(p.status?.phase, 'Failed');
     assert.equal(await childOf(`bad-${bed.nodeName}`), undefined);
     await rm(join(bed.manifestDir, 'bad.yaml'));
+  });
+
+  it('GIVEN probes that fail WHEN the pod runs THEN readiness keeps it not Ready and liveness restarts it', async () => {
+    await writeFile(join(bed.manifestDir, 'probed.yaml'), `apiVersion: v1
+kind: Pod
+metadata: {name: probed, namespace: kube-system}
+spec:
+  hostNetwork: true
+  containers:
+  - name: main
+    image: busybox
+    command: ["sleep", "600"]
+    readinessProbe: {tcpSocket: {port: 1}, periodSeconds: 1}
+    livenessProbe: {httpGet: {port: 1, path: /healthz}, periodSeconds: 1, failureThreshold: 2}
+`);
+    const name = `probed-${bed.nodeName}`;
+    const p = await waitFor('restarted by liveness', async () => {
+      const pod = await bed.kube.rest.find<V1Pod>(resourcePath('v1', 'pods', 'kube-system', name));
+      return (pod?.status?.containerStatuses?.[0]?.restartCount ?? 0) >= 1 ? pod : undefined;
+    }, 20_000);
+    assert.equal(p.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'False');
+    assert.match(await bed.agentLog(), /failed its liveness probe/);
+    await rm(join(bed.manifestDir, 'probed.yaml'));
+  });
+
+  it('GIVEN a label another party put on the Node WHEN the agent restarts THEN the label stays and the static pods run again', async () => {
+    await writeFile(join(bed.manifestDir, 'again.yaml'), manifest('again', join(bed.dir, 'again.out'), 'a'));
+    const first = await waitFor('process', () => childOf(`again-${bed.nodeName}`));
+    await bed.kube.rest.patch(resourcePath('v1', 'nodes', undefined, bed.nodeName), { metadata: { labels: { 'baremetal.cluster.gke.io/lbnode': 'true' } } }, 'merge');
+    assert.equal(await bed.stopAgent(), 0);
+    assert.ok(!alive(first.pid));
+    await bed.startAgent({ serviceProxy: false, runControllers: false });
+    const second = await waitFor('process after restart', async () => {
+      const c = await childOf(`again-${bed.nodeName}`);
+      return c && c.pid !== first.pid ? c : undefined;
+    }, 30_000);
+    assert.ok(alive(second.pid));
+    const node = await bed.kube.rest.get<V1Node>(resourcePath('v1', 'nodes', undefined, bed.nodeName));
+    assert.equal(node.metadata?.labels?.['baremetal.cluster.gke.io/lbnode'], 'true');
+    assert.equal(node.metadata?.labels?.['kubernetes.io/hostname'], bed.nodeName);
   });
 
   it('GIVEN running pods WHEN the agent gets SIGTERM THEN it stops every child and exits 0', async () => {
