@@ -60,6 +60,8 @@ export interface LabStatus {
   namespaces: { segment: string; admin: string; client: string; router: string };
   processes: { what: string; pid: number; alive: boolean }[];
   logDir: string;
+  /** The bmlb CLI the lab's daemons run from (this checkout's bin/run.js). */
+  bmlbBin?: string;
   error?: string;
 }
 
@@ -113,6 +115,7 @@ export function statusFromState(layout: LabLayout, state: LabState, io: LabIo): 
     },
     processes,
     logDir: p.logDir,
+    ...(state.bmlbBin ? { bmlbBin: state.bmlbBin } : {}),
     ...(state.error ? { error: state.error } : {}),
   };
 }

@@ -12,5 +12,6 @@ export function printSummary(log: (s: string) => void, r: LabStatus): void {
   for (const n of r.nodes) {
     log(`  node ${n.name.padEnd(6)} ${n.role.padEnd(13)} ${n.address}${n.addressV6 ? ` ${n.addressV6}` : ''}  ns ${n.namespace}  pid ${n.pid}`);
   }
-  log(`Run the CLI inside the admin namespace: bmlb lab exec --name ${r.name} -- bmlb check preflight -c ${r.clusterFile}`);
+  const cli = r.bmlbBin ?? 'bmlb';
+  log(`Run the CLI inside the admin namespace: bmlb lab exec${r.name === 'lab' ? '' : ` --name ${r.name}`} -- ${cli} check preflight -c ${r.clusterFile}`);
 }
