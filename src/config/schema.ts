@@ -28,6 +28,7 @@ const NodeSchema = z.strictObject({
 
 const NodePoolSpecSchema = z.strictObject({
   nodes: z.array(NodeSchema).min(1).meta({ description: 'The machines of this pool.' }),
+  clusterName: ignored('the cluster the pool belongs to (older bmctl samples write it here)'),
   kubeletConfig: ignored('kubelet settings of the pool\'s nodes'),
   taints: ignored('taints put on the pool\'s nodes'),
   labels: ignored('labels put on the pool\'s nodes'),
