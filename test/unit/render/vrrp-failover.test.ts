@@ -3,7 +3,7 @@
  * control-plane node on one bridge, each LB node running keepalived and HAProxy with exactly the
  * rendered files and the static pods' commands. Checks what the rendering promises — one holder,
  * fast failover with bmlb's default timers, no ping-pong when the old holder returns, for both
- * multicast and unicast adverts. Root only (network namespaces).
+ * multicast and unicast adverts, and for the IPv6 sample. Root only (network namespaces).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,14 +19,19 @@ function commandOf(manifest: string): string[] {
   return (parse(manifest) as { spec: { containers: { command: string[] }[] } }).spec.containers[0]!.command;
 }
 
-async function scenario(t: { after: (fn: () => unknown) => void; diagnostic: (m: string) => void }, change: (c: ClusterConfig) => void): Promise<void> {
-  const base = samples()[0]!.input;
+/**
+ * `holdDownMs`: how long the holder's link stays down after the VIP moved. 0 = restore at once
+ * (a short flap: the returning node's health check has not failed yet, so it comes back as BACKUP
+ * immediately and must hear the master's adverts within its master-down interval).
+ */
+async function scenario(t: { after: (fn: () => unknown) => void; diagnostic: (m: string) => void }, sample: string, holdDownMs: number, change: (c: ClusterConfig) => void): Promise<void> {
+  const base = samples().find((x) => x.name === sample)!.input;
   const config = structuredClone(base.config);
   change(config);
   const input: RenderInput = { ...base, config };
   const out = renderAll(input);
   const vip = config.loadBalancer.controlPlaneVIP;
-  const cp = config.controlPlane.nodes[0]!.k8sIP;
+  const v6 = vip.includes(':');
 
   const seg = new Segment();
   const boxes: NodeSandbox[] = [];
@@ -34,15 +39,22 @@ async function scenario(t: { after: (fn: () => unknown) => void; diagnostic: (m:
     for (const b of boxes) await b.close();
     seg.close();
   });
-  const cpBox = new NodeSandbox('eth0', [`${cp}/24`], { segment: seg });
-  boxes.push(cpBox);
-  startFakeApiserver(cpBox, cp, PORTS.apiserver);
+  // Control-plane nodes that are not LB nodes get a sandbox of their own running the apiserver.
+  const lbK8sIPs = new Set(config.loadBalancer.nodes.map((n) => n.k8sIP));
+  for (const cp of config.controlPlane.nodes.filter((n) => !lbK8sIPs.has(n.k8sIP))) {
+    const cpBox = new NodeSandbox('eth0', [`${cp.k8sIP}/${cp.k8sIP.includes(':') ? 64 : 24}`], { segment: seg });
+    boxes.push(cpBox);
+    startFakeApiserver(cpBox, cp.k8sIP, PORTS.apiserver);
+  }
 
   const lbs = out.nodes.map((n) => {
     const facts = input.nodeFacts[n.address]!;
     const k8sIP = config.loadBalancer.nodes.find((x) => x.address === n.address)!.k8sIP;
-    const box = new NodeSandbox(facts.interface, [`${k8sIP}/${facts.prefixLength}`], { segment: seg, sysctls: { 'net.ipv4.ip_nonlocal_bind': '1' } });
+    const box = new NodeSandbox(facts.interface, [`${k8sIP}/${facts.prefixLength}`],
+      { segment: seg, sysctls: { [v6 ? 'net.ipv6.ip_nonlocal_bind' : 'net.ipv4.ip_nonlocal_bind']: '1' } });
     boxes.push(box);
+    // An LB node that is also a control-plane node runs its own apiserver.
+    if (config.controlPlane.nodes.some((c) => c.k8sIP === k8sIP)) startFakeApiserver(box, k8sIP, PORTS.apiserver);
     for (const f of n.files) if (f.path.startsWith('/etc/bmlb/')) box.writeEtcBmlb(f.path, f.content);
     const manifest = (p: string): string => n.files.find((f) => f.path === p)!.content;
     box.start(commandOf(manifest(NODE_PATHS.haproxyManifest)));
@@ -61,12 +73,13 @@ async function scenario(t: { after: (fn: () => unknown) => void; diagnostic: (m:
   // 2. Its link goes down: another node takes over, quickly (sub-second adverts).
   execFileSync('ip', ['-n', lbs[first]!.box.ns, 'link', 'set', lbs[first]!.iface, 'down']);
   const cutAt = Date.now();
-  const moved = await waitFor(() => holders().some((h) => h !== first), 5000);
+  const moved = await waitFor(() => holders().some((h) => h !== first), 8000);
   assert.ok(moved >= 0, 'the VIP did not move when its holder lost its link');
   const failoverMs = Date.now() - cutAt;
   const second = holders().find((h) => h !== first)!;
 
   // 3. The old holder returns: no ping-pong, the VIP stays where it is, one holder only.
+  await new Promise((r) => setTimeout(r, holdDownMs));
   execFileSync('ip', ['-n', lbs[first]!.box.ns, 'link', 'set', lbs[first]!.iface, 'up']);
   const samplesSeen: number[][] = [];
   for (let i = 0; i < 30; i++) {
@@ -79,10 +92,18 @@ async function scenario(t: { after: (fn: () => unknown) => void; diagnostic: (m:
 
 describe('rendered VRRP on a segment', () => {
   it('GIVEN three LB nodes with the lab sample\'s files (multicast) WHEN the holder\'s link is cut and restored THEN the VIP moves within a second and does not come back', async (t) => {
-    await scenario(t, () => {});
+    await scenario(t, 'lab', 0, () => {});
   });
 
   it('GIVEN the same with unicast adverts WHEN the holder\'s link is cut and restored THEN the VIP moves within a second and does not come back', async (t) => {
-    await scenario(t, (c) => { c.loadBalancer.bmlb.vrrp.unicast = true; });
+    await scenario(t, 'lab', 0, (c) => { c.loadBalancer.bmlb.vrrp.unicast = true; });
+  });
+
+  // IPv6 with unicast adverts: restored at once, a returning node was once (in about ten runs on
+  // a loaded machine) seen to miss the master's adverts for its whole master-down interval and
+  // take the VIP back (docs/rendered-files.md, known limits). Here the link stays down long
+  // enough for the health check to fail, as in an outage of more than a few seconds.
+  it('GIVEN the IPv6 sample (VIP on the three control-plane nodes, unicast, 500 ms adverts) WHEN the holder\'s link is down for 5 s and restored THEN the VIP moves and does not come back', async (t) => {
+    await scenario(t, 'v6-cp', 5000, () => {});
   });
 });
