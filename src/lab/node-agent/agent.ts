@@ -75,6 +75,7 @@ export class NodeAgent {
   private proxy?: ServiceProxy;
   private controllers?: ControllerManager;
   private caCert = '';
+  private pidsSeq = 0;
   private nodeUid?: string;
   private readonly apiHost: string;
   private readonly apiPort: string;
@@ -451,11 +452,16 @@ export class NodeAgent {
     return out;
   }
 
-  private async writePids(): Promise<void> {
+  private pidsWrite: Promise<void> = Promise.resolve();
+  /** Writes pids.json; writes are serialised and each records the children at the time it runs. */
+  private writePids(): Promise<void> {
     const file = join(this.cfg.stateDir, 'pids.json');
-    const tmp = `${file}.tmp`;
-    await writeFile(tmp, JSON.stringify({ agent: process.pid, node: this.cfg.nodeName, children: this.children() }, null, 2) + '\n');
-    await rename(tmp, file);
+    this.pidsWrite = this.pidsWrite.catch(() => undefined).then(async () => {
+      const tmp = `${file}.${process.pid}.${++this.pidsSeq}.tmp`;
+      await writeFile(tmp, JSON.stringify({ agent: process.pid, node: this.cfg.nodeName, children: this.children() }, null, 2) + '\n');
+      await rename(tmp, file);
+    });
+    return this.pidsWrite;
   }
 
   async stop(): Promise<void> {
