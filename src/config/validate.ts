@@ -57,7 +57,7 @@ export interface WorkerPoolInput {
   prefix: string;
 }
 
-export class Reporter {
+class Reporter {
   readonly errors: ConfigError[] = [];
   add(code: ConfigErrorCode, site: Site, message: string, suggestion: string, values?: unknown[], at: 'key' | 'value' = 'value'): void {
     this.errors.push({ code, path: formatPath(site.path, site.prefix), ...site.doc.locate(site.path, at), message, suggestion, ...(values ? { values } : {}) });
@@ -257,7 +257,7 @@ export function validateSemantics(input: SemanticInput): ConfigError[] {
   for (const n of nodes) {
     const e = poolOf(n.ip);
     if (e) {
-      r.add('PoolContainsNodeAddress', e.site, `pool "${e.pool}" entry ${e.text} contains ${n.ip && formatIp(n.ip)}, the ${n.field} of ${ROLE_TEXT[n.role]} (${pathText(n.site)})`,
+      r.add('PoolContainsNodeAddress', e.site, `pool "${e.pool}" entry ${e.text} contains ${formatIp(n.ip)}, the ${n.field} of ${ROLE_TEXT[n.role]} (${pathText(n.site)})`,
         'Keep node addresses out of address pools, or Services would be given a machine\'s address.', [e.text, formatIp(n.ip)]);
     }
   }
