@@ -23,6 +23,7 @@ export default class CheckPreflight extends BmlbCommand<PreflightCommandResult> 
       description: 'record host keys not yet in any known_hosts file (in bmlb-workspace/NAME/.ssh/known_hosts) instead of refusing them; a changed key is always refused',
       default: false,
     }),
+    parallel: Flags.integer({ description: 'LB nodes worked on at the same time', default: 10, min: 1, max: 100 }),
   };
 
   async run(): Promise<PreflightCommandResult> {
@@ -31,7 +32,7 @@ export default class CheckPreflight extends BmlbCommand<PreflightCommandResult> 
       throw new UserError('no cluster given', { code: 'ClusterRequired', exitCode: 2, suggestions: ['Pass -c NAME or -c path/to/cluster.yaml.'] });
     }
     const { config } = await loadClusterConfig(flags.cluster);
-    const session = openSession(config, { op: 'check-preflight', acceptNewHostKeys: flags['accept-new-host-keys'] });
+    const session = openSession(config, { op: 'check-preflight', acceptNewHostKeys: flags['accept-new-host-keys'], parallelism: flags.parallel });
     try {
       const { result } = await runPreflight(config, session.pool);
       const out: PreflightCommandResult = { cluster: config.name, ...result, ...(session.log.dir ? { logDir: session.log.dir } : {}) };

@@ -18,6 +18,7 @@ export default class CreateCluster extends BmlbCommand<CreateClusterResult> {
       description: 'record host keys not yet in any known_hosts file (in bmlb-workspace/NAME/.ssh/known_hosts) instead of refusing them; a changed key is always refused',
       default: false,
     }),
+    parallel: Flags.integer({ description: 'LB nodes worked on at the same time', default: 10, min: 1, max: 100 }),
     kubeconfig: Flags.string({ description: 'kubeconfig of the cluster (default: kubeconfigPath from the cluster file)', helpValue: 'PATH' }),
     'wait-timeout': Flags.integer({ description: 'seconds to wait for the VIP, the nodes and the workloads, each', default: 180, min: 1 }),
   };
@@ -28,7 +29,7 @@ export default class CreateCluster extends BmlbCommand<CreateClusterResult> {
       throw new UserError('no cluster given', { code: 'ClusterRequired', exitCode: 2, suggestions: ['Pass -c NAME or -c path/to/cluster.yaml.'] });
     }
     const { config } = await loadClusterConfig(flags.cluster);
-    const session = openSession(config, { op: 'create-cluster', acceptNewHostKeys: flags['accept-new-host-keys'] });
+    const session = openSession(config, { op: 'create-cluster', acceptNewHostKeys: flags['accept-new-host-keys'], parallelism: flags.parallel });
     const ctx = newCreateContext(config, session, {
       skipPreflight: flags['skip-preflight'],
       ...(flags.kubeconfig ? { kubeconfigPath: flags.kubeconfig } : {}),

@@ -129,13 +129,25 @@ time.sleep(int(sys.argv[3]))' ${a} ${port} ${seconds}`;
   return undefined;
 }
 
+/** One process connects to every peer in turn (3 s each) and prints `PEER ok|fail` per line. */
 function connectCommand(tool: string, peers: string[], port: number): string | undefined {
-  let one: string;
-  if (tool === 'perl') one = `timeout 4 perl -MIO::Socket::IP -e 'IO::Socket::IP->new(PeerHost=>$ARGV[0],PeerPort=>$ARGV[1],Proto=>"tcp",Timeout=>3) or exit 1' "$p" ${port}`;
-  else if (tool === 'python3') one = `timeout 4 python3 -c 'import socket,sys; socket.create_connection((sys.argv[1],int(sys.argv[2])),3).close()' "$p" ${port}`;
-  else if (tool === 'bash') one = `timeout 4 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$p" ${port}`;
-  else return undefined;
-  return `for p in ${peers.map(shQuote).join(' ')}; do if ${one} >/dev/null 2>&1; then echo "$p ok"; else echo "$p fail"; fi; done`;
+  const list = peers.map(shQuote).join(' ');
+  const limit = 4 * peers.length + 2;
+  if (tool === 'perl') {
+    return `timeout ${limit} perl -MIO::Socket::IP -e '$| = 1; my $port = shift; for my $p (@ARGV) { my $s = IO::Socket::IP->new(PeerHost=>$p, PeerPort=>$port, Proto=>"tcp", Timeout=>3); print "$p ", ($s ? "ok" : "fail"), "\n"; close $s if $s; }' ${port} ${list}`;
+  }
+  if (tool === 'python3') {
+    return `timeout ${limit} python3 -c 'import socket,sys
+for p in sys.argv[2:]:
+    try:
+        socket.create_connection((p, int(sys.argv[1])), 3).close(); print(p, "ok", flush=True)
+    except OSError:
+        print(p, "fail", flush=True)' ${port} ${list}`;
+  }
+  if (tool === 'bash') {
+    return `for p in ${list}; do if timeout 4 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$p" ${port} >/dev/null 2>&1; then echo "$p ok"; else echo "$p fail"; fi; done`;
+  }
+  return undefined;
 }
 
 export interface PeerNode {
@@ -199,8 +211,12 @@ export async function probePeers(nodes: PeerNode[], port: number): Promise<Recor
         for (const line of r.stdout.split('\n')) {
           const [to, verdict] = line.trim().split(' ');
           if (!to) continue;
+          if (!peers.includes(to)) continue;
           if (verdict === 'ok') reached.push(to);
           else unreachable.push({ to, detail: 'connect failed or timed out' });
+        }
+        for (const p of peers) {
+          if (!reached.includes(p) && !unreachable.some((u) => u.to === p)) unreachable.push({ to: p, detail: `no result (probe exit ${r.code})` });
         }
         out[n.facts.address] =
           untested.length && unreachable.length === 0 ? { kind: 'not-tested', reason: `reached ${reached.join(', ') || 'none'}; untested ${untested.join('; ')}` } : { kind: 'tested', reached, unreachable };
