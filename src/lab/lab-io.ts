@@ -134,3 +134,14 @@ export async function mustRun(io: LabIo, argv: string[], what: string, opts?: Ru
   }
   return r.stdout;
 }
+
+/**
+ * Like Promise.all, but waits for every task to settle before rethrowing the first failure, so no
+ * task is still starting processes while the caller cleans up after the failure.
+ */
+export async function settleAll<T>(tasks: Promise<T>[]): Promise<T[]> {
+  const results = await Promise.allSettled(tasks);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+}

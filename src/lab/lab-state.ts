@@ -28,6 +28,8 @@ export interface LabState {
   processes: RecordedProcess[];
   /** Where the lab's node agents and API server come from. */
   bmlbBin?: string;
+  /** False for a lab brought up with --no-kube (no API server, no node agents). */
+  kube?: boolean;
   error?: string;
 }
 
@@ -56,6 +58,8 @@ export interface LabStatus {
   apiServer: string;
   controlPlaneVIP: string;
   ipv6: boolean;
+  /** Whether the lab API server and node agents run (false after `lab up --no-kube`). */
+  kube: boolean;
   nodes: LabNodeStatus[];
   namespaces: { segment: string; admin: string; client: string; router: string };
   processes: { what: string; pid: number; alive: boolean }[];
@@ -99,6 +103,7 @@ export function statusFromState(layout: LabLayout, state: LabState, io: LabIo): 
     apiServer: layout.apiServer.url,
     controlPlaneVIP: layout.controlPlaneVIP,
     ipv6: layout.ipv6,
+    kube: state.kube ?? true,
     nodes: layout.nodes.map((n) => ({
       name: n.name,
       role: n.role,

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.js';
 import type { LabIo, ProcessIdentity } from './lab-io.js';
-import { isAlive } from './lab-io.js';
+import { isAlive, settleAll } from './lab-io.js';
 import type { LabLayout, LabNodeLayout, LabOptions } from './lab-layout.js';
 import { extraNamespace, planLabLayout } from './lab-layout.js';
 import type { LabUser } from './lab-files.js';
@@ -65,7 +65,7 @@ async function checkPrerequisites(io: LabIo, missingComponents: string[]): Promi
     });
   }
   const missingTools: string[] = [];
-  await Promise.all(
+  await settleAll(
     TOOLS.map(async (t) => {
       const r = await io.run(['sh', '-c', `command -v ${t}`]);
       if (r.code !== 0) missingTools.push(t);
@@ -141,6 +141,7 @@ export async function labUp(io: LabIo, opts: LabUpOptions): Promise<LabUpResult>
     holders: {},
     processes: [],
     bmlbBin,
+    kube: withKube,
   };
   const save = (): void => writeLabState(p.stateFile, state);
   const record = (what: string, proc: ProcessIdentity, node?: string): void => {
@@ -160,14 +161,14 @@ export async function labUp(io: LabIo, opts: LabUpOptions): Promise<LabUpResult>
       await work;
       timings[what] = Date.now() - started;
     };
-    await Promise.all([
+    await settleAll<void>([
       timed('network', createLabNetwork(io, layout)),
       timed('pki', createLabPki(io, layout)),
-      timed('sshKeys', Promise.all([createLabSshKey(io, layout), ...layout.nodes.map(async (n) => hostKeys.set(n.name, await prepareNodeSshd(io, layout, n)))])),
+      timed('sshKeys', settleAll<unknown>([createLabSshKey(io, layout), ...layout.nodes.map(async (n) => hostKeys.set(n.name, await prepareNodeSshd(io, layout, n)))])),
     ]);
     mark = Date.now();
 
-    await Promise.all(
+    await settleAll(
       layout.nodes.map(async (n) => {
         const holder = await startNodeHolder(io, layout, n);
         state.holders[n.name] = holder;
@@ -227,7 +228,7 @@ async function startKube(
   await waitApiReady(io, layout, api, apiLog, timeoutMs);
   lap('apiserver');
 
-  await Promise.all(
+  await settleAll(
     layout.nodes.map(async (n) => {
       const agent = await io.startDaemon(
         ['nsenter', '--target', String(state.holders[n.name]!.pid), '--net', '--mount', '--uts', '--',

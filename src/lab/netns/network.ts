@@ -5,7 +5,7 @@
  * peer directly in the target namespace).
  */
 import type { LabIo } from '../lab-io.js';
-import { mustRun } from '../lab-io.js';
+import { mustRun, settleAll } from '../lab-io.js';
 import type { LabLayout } from '../lab-layout.js';
 import { allNamespaces, isLabNamespace } from '../lab-layout.js';
 
@@ -66,7 +66,7 @@ async function wirePort(io: LabIo, layout: LabLayout, p: Port): Promise<void> {
 
 /** Create every namespace of the lab, the bridge, and wire each namespace to it. */
 export async function createLabNetwork(io: LabIo, layout: LabLayout): Promise<void> {
-  await Promise.all(allNamespaces(layout).map((ns) => mustRun(io, ['ip', 'netns', 'add', ns], `creating namespace ${ns}`)));
+  await settleAll(allNamespaces(layout).map((ns) => mustRun(io, ['ip', 'netns', 'add', ns], `creating namespace ${ns}`)));
   const seg = layout.segment.namespace;
   const br = layout.segment.bridge;
   await mustRun(io, ['ip', '-n', seg, 'link', 'set', 'lo', 'up'], 'bringing up lo in the segment');
@@ -80,5 +80,5 @@ export async function createLabNetwork(io: LabIo, layout: LabLayout): Promise<vo
     ...layout.extras.map((e) => ({ namespace: e.namespace, segmentPort: e.segmentPort, address: e.address, ...(e.addressV6 ? { addressV6: e.addressV6 } : {}), node: false })),
     ...layout.nodes.map((n) => ({ namespace: n.namespace, segmentPort: n.segmentPort, address: n.address, ...(n.addressV6 ? { addressV6: n.addressV6 } : {}), node: true })),
   ];
-  await Promise.all(ports.map((p) => wirePort(io, layout, p)));
+  await settleAll(ports.map((p) => wirePort(io, layout, p)));
 }

@@ -35,6 +35,7 @@ describe('GIVEN the bmlb CLI', () => {
     assert.ok(up.timings.total! < 60_000);
     const s = json<LabStatus>(bmlb(['lab', 'status', '--name', name, '--json']));
     assert.equal(s.healthy, true);
+    assert.equal(s.kube, false);
     assert.deepEqual(s.nodes.map((n) => [n.name, n.address, n.addressV6]), [
       ['cp1', '198.51.100.11', '2001:db8:100::11'],
       ['lb1', '198.51.100.21', '2001:db8:100::21'],

@@ -25,3 +25,14 @@ describe('lab up helpers', () => {
     });
   });
 });
+
+describe('settleAll', () => {
+  it('GIVEN one task fails early and another is still running THEN the failure surfaces only after the other settled', async () => {
+    const { settleAll } = await import('../../../src/lab/lab-io.js');
+    let slowDone = false;
+    const slow = new Promise<string>((r) => setTimeout(() => { slowDone = true; r('slow'); }, 30));
+    await assert.rejects(settleAll<unknown>([Promise.reject(new Error('early')), slow]), /early/);
+    assert.equal(slowDone, true);
+    assert.deepEqual(await settleAll([Promise.resolve(1), Promise.resolve(2)]), [1, 2]);
+  });
+});
