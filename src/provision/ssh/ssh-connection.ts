@@ -115,6 +115,11 @@ export function classifyConnectError(t: SshTarget, err: Error & { code?: string;
   };
 }
 
+/** The command as sent: as is for root, else through password-less sudo (never prompting). */
+export function asRoot(user: string, command: string): string {
+  return user === 'root' ? command : `sudo -n -- sh -c ${shQuote(command)}`;
+}
+
 /** One established SSH connection. Create with `SshConnection.open`. */
 export class SshConnection implements NodeShell {
   readonly address: string;
@@ -199,7 +204,7 @@ export class SshConnection implements NodeShell {
   }
 
   private wrap(command: string): string {
-    return this.target.user === 'root' ? command : `sudo -n -- sh -c ${shQuote(command)}`;
+    return asRoot(this.target.user, command);
   }
 
   async run(command: string, opts: RunOptions = {}): Promise<ExecResult> {
