@@ -5,12 +5,16 @@
  * (`npm run build`).
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { isUserError } from '../../../src/errors.js';
+import { labDown } from '../../../src/lab/lab-down.js';
 import { systemLabIo } from '../../../src/lab/lab-io.js';
+import { labPaths } from '../../../src/lab/lab-layout.js';
+import { labUp } from '../../../src/lab/lab-up.js';
 import { namespacePids } from '../../../src/lab/netns/network.js';
 import type { TestLab } from '../../helpers/lab.js';
-import { startTestLab } from '../../helpers/lab.js';
+import { startTestLab, uniqueLabName } from '../../helpers/lab.js';
 import { leftovers } from './leftovers.js';
 
 interface NodeList {
@@ -116,5 +120,32 @@ describe('GIVEN a default-sized lab (1 control plane, 3 LB nodes) with the lab A
     for (const n of lab.status.nodes) pids.push(...(await namespacePids(systemLabIo, n.namespace)));
     await lab.down();
     assert.deepEqual(await leftovers(lab.name, pids), { processes: [], namespaces: [], mounts: [], stateDir: false });
+  });
+});
+
+describe('GIVEN a lab whose API server cannot become ready in time', () => {
+  const name = uniqueLabName('fail');
+  after(async () => {
+    await labDown(systemLabIo, { name });
+  });
+
+  it('WHEN lab up gives up THEN it says why with code LabApiServerFailed, takes the lab down and keeps only the logs', async () => {
+    const seen: number[] = [];
+    const io = { ...systemLabIo, startDaemon: async (argv: string[], o: Parameters<typeof systemLabIo.startDaemon>[1]) => {
+      const p = await systemLabIo.startDaemon(argv, o);
+      seen.push(p.pid);
+      return p;
+    } };
+    await assert.rejects(labUp(io, { name, nodes: 2, lbNodes: 1, ipv6: false, readyTimeoutMs: 1 }), (e: unknown) => {
+      assert.ok(isUserError(e));
+      assert.equal(e.code, 'LabApiServerFailed');
+      assert.match(e.message, /readyz/);
+      assert.ok(e.suggestions.some((s) => s.includes('logs are kept')));
+      return true;
+    });
+    assert.ok(seen.length >= 5, `holders, sshd and the API server were started (${seen.length})`);
+    const left = await leftovers(name, seen);
+    assert.deepEqual([left.processes, left.namespaces, left.mounts], [[], [], []]);
+    assert.deepEqual(readdirSync(labPaths(name).stateDir), ['log']);
   });
 });

@@ -101,6 +101,9 @@ describe('GIVEN a lab of 1 control-plane and 2 LB nodes brought up without the K
     assert.match(arp.stdout, /"lladdr"/); // resolved by ARP on the segment, no router in between
     const fromNode = await lab.nodeExec('cp1', ['ping', '-c1', '-W2', '198.51.100.4']);
     assert.equal(fromNode.code, 0, fromNode.stderr);
+    const ports = await lab.exec('segment', ['ip', '-j', 'link', 'show', 'master', 'br0']);
+    const names = (JSON.parse(ports.stdout) as { ifname: string }[]).map((l) => l.ifname).sort();
+    assert.deepEqual(names, ['p-admin', 'p-client', 'p-cp1', 'p-lb1', 'p-lb2', 'p-router']);
   });
 
   it('THEN the host namespace has no lab address, route or link', () => {
