@@ -4,12 +4,13 @@
  * just created or deleted are remembered until the informer shows them, so a pass never acts on
  * a stale cache twice.
  */
-import type { V1DaemonSet, V1Deployment, V1EndpointSlice, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { V1DaemonSet, V1Deployment, V1EndpointSlice, V1Lease, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { Kube } from '../../kube/kube-client.js';
 import { isKubeApiError, resourcePath } from '../../kube/kube-client.js';
 import { Informer } from '../../kube/informer.js';
 import { ownedBy, planDaemonSet } from './daemonset.js';
 import { planDeployment } from './deployment.js';
+import { staleNodes } from './node-lifecycle.js';
 import { CONTROLLER_NAME, MANAGED_BY_LABEL, SERVICE_NAME_LABEL, desiredEndpointSlices, diffSlices } from './endpoint-slice.js';
 
 const EXPECTATION_TTL_MS = 30_000;
@@ -21,6 +22,8 @@ export class ControllerManager {
   private deployments!: Informer<V1Deployment>;
   private services!: Informer<V1Service>;
   private slices!: Informer<V1EndpointSlice>;
+  private leases!: Informer<V1Lease>;
+  private lifecycle?: NodeJS.Timeout;
   private timer?: NodeJS.Timeout;
   private resync?: NodeJS.Timeout;
   private running = false;
@@ -34,7 +37,7 @@ export class ControllerManager {
   constructor(private readonly kube: Kube, private readonly log: (l: string) => void) {}
 
   async start(): Promise<void> {
-    const mk = <T extends V1Node | V1Pod | V1DaemonSet | V1Deployment | V1Service | V1EndpointSlice>(path: string) => {
+    const mk = <T extends V1Node | V1Pod | V1DaemonSet | V1Deployment | V1Service | V1EndpointSlice | V1Lease>(path: string) => {
       const inf = new Informer<T>(this.kube, { path, log: this.log });
       inf.on(() => this.schedule());
       return inf;
@@ -45,8 +48,10 @@ export class ControllerManager {
     this.deployments = mk<V1Deployment>('/apis/apps/v1/deployments');
     this.services = mk<V1Service>('/api/v1/services');
     this.slices = mk<V1EndpointSlice>('/apis/discovery.k8s.io/v1/endpointslices');
-    await Promise.all([this.nodes, this.pods, this.daemonSets, this.deployments, this.services, this.slices].map((i) => i.start()));
+    this.leases = new Informer<V1Lease>(this.kube, { path: '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases', log: this.log });
+    await Promise.all([this.nodes, this.pods, this.daemonSets, this.deployments, this.services, this.slices, this.leases].map((i) => i.start()));
     this.resync = setInterval(() => this.schedule(), 10_000);
+    this.lifecycle = setInterval(() => void this.markStaleNodes().catch((e) => this.log(`node lifecycle: ${(e as Error).message}`)), 5000);
     this.schedule();
   }
 
@@ -54,7 +59,8 @@ export class ControllerManager {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.resync) clearInterval(this.resync);
-    for (const i of [this.nodes, this.pods, this.daemonSets, this.deployments, this.services, this.slices]) i?.stop();
+    if (this.lifecycle) clearInterval(this.lifecycle);
+    for (const i of [this.nodes, this.pods, this.daemonSets, this.deployments, this.services, this.slices, this.leases]) i?.stop();
   }
 
   private schedule(): void {
@@ -116,6 +122,19 @@ export class ControllerManager {
       this.lastStatus.set(key, text);
     } catch (e) {
       if (!isKubeApiError(e, 404)) throw e;
+    }
+  }
+
+  private async markStaleNodes(): Promise<void> {
+    if (this.stopped) return;
+    for (const stale of staleNodes(this.nodes.list(), this.leases.list(), new Date())) {
+      const now = new Date().toISOString();
+      const node = this.nodes.get(stale.name);
+      const conditions = (node?.status?.conditions ?? []).map((c) => (c.type === 'Ready'
+        ? { ...c, status: 'Unknown', reason: 'NodeStatusUnknown', message: `Kubelet stopped posting node status (no heartbeat for ${stale.silentSeconds}s).`, lastTransitionTime: now }
+        : c));
+      await this.kube.rest.patch(resourcePath('v1', 'nodes', undefined, stale.name, 'status'), { status: { conditions } }, 'merge');
+      this.log(`controllers: node ${stale.name} Ready=Unknown (no heartbeat for ${stale.silentSeconds}s)`);
     }
   }
 

@@ -113,7 +113,15 @@ export class NodeRegistration {
       try {
         await this.renewLease();
         this.beats += 1;
-        if (this.beats % 4 === 0) await this.postStatus(true);
+        // re-post status periodically, and at once when someone (the node lifecycle controller) changed Ready
+        const node = await this.kube.rest.find<V1Node>(resourcePath('v1', 'nodes', undefined, this.cfg.nodeName));
+        if (!node) {
+          this.log('the Node object is gone; registering again');
+          await this.register();
+          return;
+        }
+        const ready = node.status?.conditions?.find((c) => c.type === 'Ready')?.status;
+        if (this.beats % 4 === 0 || ready !== 'True') await this.postStatus(true);
       } catch (e) {
         this.log(`heartbeat failed: ${(e as Error).message}`);
       }

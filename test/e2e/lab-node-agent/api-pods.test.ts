@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { V1DaemonSet, V1EndpointSlice, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { V1DaemonSet, V1EndpointSlice, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
 import { isKubeApiError, loadKube, resourcePath } from '../../../src/kube/kube-client.js';
 import { startBackend, type Backend } from '../../helpers/backend.js';
 import { alive, startNetnsNode, waitFor, CLIENT_IP, NODE_IP, type NetnsNode } from './netns-node.js';
@@ -185,6 +185,22 @@ describe('lab node agent: API pods, lab controllers and Service forwarding', () 
       const now = (await bed.kube.rest.get<{ items: V1Pod[] }>(resourcePath('v1', 'pods', NS), { labelSelector: 'app=ctl' })).items;
       return now.some((p) => p.metadata?.uid !== pods[0]!.metadata?.uid && p.status?.phase === 'Running');
     }, 20_000);
+  });
+
+  it('GIVEN a Node whose Lease stopped being renewed WHEN the grace period has passed THEN the lab controllers mark it Ready Unknown; the live node stays Ready', async () => {
+    const longAgo = new Date(Date.now() - 120_000).toISOString();
+    await bed.kube.rest.create(resourcePath('v1', 'nodes'), { apiVersion: 'v1', kind: 'Node', metadata: { name: 'ghost' } });
+    await bed.kube.rest.patch(resourcePath('v1', 'nodes', undefined, 'ghost', 'status'), { status: { conditions: [{ type: 'Ready', status: 'True', lastHeartbeatTime: longAgo, lastTransitionTime: longAgo }] } }, 'merge');
+    await bed.kube.rest.create(resourcePath('coordination.k8s.io/v1', 'leases', 'kube-node-lease'), {
+      apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'ghost', namespace: 'kube-node-lease' }, spec: { holderIdentity: 'ghost', renewTime: longAgo },
+    });
+    await waitFor('ghost Ready Unknown', async () => {
+      const n = await bed.kube.rest.get<V1Node>(resourcePath('v1', 'nodes', undefined, 'ghost'));
+      return n.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'Unknown';
+    }, 15_000);
+    const me = await bed.kube.rest.get<V1Node>(resourcePath('v1', 'nodes', undefined, bed.nodeName));
+    assert.equal(me.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
+    await bed.kube.rest.delete(resourcePath('v1', 'nodes', undefined, 'ghost'));
   });
 
   it('GIVEN API pods and forwarding WHEN the agent stops THEN its children are gone and its nft table removed', async () => {

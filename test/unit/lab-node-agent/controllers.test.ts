@@ -181,3 +181,19 @@ describe('EndpointSlice controller core', () => {
     assert.deepEqual(d.delete, [{ name: 'stale', namespace: 'bmlb-system' }]);
   });
 });
+
+describe('node lifecycle core', () => {
+  const now = new Date('2026-01-01T00:10:00Z');
+  const n = (name: string, status: string, heartbeat: string): V1Node => ({
+    metadata: { name, creationTimestamp: new Date('2026-01-01T00:00:00Z') },
+    status: { conditions: [{ type: 'Ready', status, lastHeartbeatTime: heartbeat as unknown as Date }] },
+  });
+  const lease = (name: string, renew: string) => ({ metadata: { name, namespace: 'kube-node-lease' }, spec: { renewTime: renew as unknown as Date } });
+
+  it('GIVEN leases renewed recently or long ago WHEN checked THEN only nodes silent past the 40 s grace are marked, Unknown ones are left', async () => {
+    const { staleNodes } = await import('../../../src/lab/controllers/node-lifecycle.js');
+    const nodes = [n('fresh', 'True', '2026-01-01T00:00:00Z'), n('silent', 'True', '2026-01-01T00:00:00Z'), n('gone', 'Unknown', '2026-01-01T00:00:00Z'), n('nolease', 'True', '2026-01-01T00:09:50Z')];
+    const leases = [lease('fresh', '2026-01-01T00:09:35Z'), lease('silent', '2026-01-01T00:09:10Z'), lease('gone', '2026-01-01T00:00:00Z')];
+    assert.deepEqual(staleNodes(nodes, leases, now), [{ name: 'silent', silentSeconds: 50 }]);
+  });
+});
