@@ -58,6 +58,9 @@ export class NodeSandbox {
         ip('-n', this.ns, 'link', 'set', peer, 'up');
       }
       ip('-n', this.ns, 'link', 'set', iface, 'up');
+      // Keep IPv6 addresses across a link flap, as a node's network configuration would restore
+      // them (the kernel default drops them on link down and never adds them back).
+      execFileSync('ip', ['netns', 'exec', this.ns, 'sysctl', '-q', '-w', `net.ipv6.conf.${iface.replace(/\./g, '/')}.keep_addr_on_down=1`], { stdio: 'pipe' });
       for (const a of addresses) ip('-n', this.ns, 'addr', 'add', a, 'dev', iface, ...(a.includes(':') ? ['nodad'] : []));
       for (const a of opts.loopbackAddresses ?? []) ip('-n', this.ns, 'addr', 'add', a, 'dev', 'lo');
       for (const [k, v] of Object.entries(opts.sysctls ?? {})) {
