@@ -27,3 +27,12 @@ export interface Admission {
 }
 
 export const admitAll: Admission = { validate: async () => {} };
+
+/** Runs several admission steps in order; the first refusal wins. */
+export function chainAdmission(...steps: Admission[]): Admission {
+  return {
+    async validate(req) {
+      for (const s of steps) await s.validate(req);
+    },
+  };
+}

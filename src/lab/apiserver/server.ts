@@ -11,7 +11,8 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
-import type { Admission, Operation } from './admission.js';
+import { chainAdmission, type Admission, type Operation } from './admission.js';
+import { PolicyAdmission } from './policies.js';
 import { TokenAuthenticator } from './authn.js';
 import { parseNetworkSettings, type ApiServerConfig, type NetworkSettings } from './config.js';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions } from './discovery.js';
@@ -116,12 +117,20 @@ export class LabApiServer {
     this.store = new ObjectStore(config.watchHistory ?? 2000);
     this.authn = new TokenAuthenticator(config.users);
     this.bookmarkMs = (config.bookmarkIntervalSeconds ?? 10) * 1000;
-    this.admission = opts.admission ?? new WebhookAdmission({
-      webhookConfigs: () => this.store.list('admissionregistration.k8s.io/validatingwebhookconfigurations'),
-      namespace: (name) => this.store.get(NS_KEY, undefined, name),
-      service: (ns, name) => this.store.get('/services', ns, name),
-      endpointSlices: (ns) => this.store.list('discovery.k8s.io/endpointslices', ns),
-    });
+    const namespace = (name: string): KubeObject | undefined => this.store.get(NS_KEY, undefined, name);
+    this.admission = opts.admission ?? chainAdmission(
+      new WebhookAdmission({
+        webhookConfigs: () => this.store.list('admissionregistration.k8s.io/validatingwebhookconfigurations'),
+        namespace,
+        service: (ns, name) => this.store.get('/services', ns, name),
+        endpointSlices: (ns) => this.store.list('discovery.k8s.io/endpointslices', ns),
+      }),
+      new PolicyAdmission({
+        policies: () => this.store.list('admissionregistration.k8s.io/validatingadmissionpolicies'),
+        bindings: () => this.store.list('admissionregistration.k8s.io/validatingadmissionpolicybindings'),
+        namespace,
+      }),
+    );
     this.bootstrap();
   }
 

@@ -48,6 +48,29 @@ export function ruleMatches(rule: Rule, req: Pick<AdmissionRequest, 'operation' 
 
 interface Target { url: URL; servername: string }
 
+/**
+ * namespaceSelector and objectSelector as admission applies them: the object selector is tried on
+ * the new and the old object; the namespace selector on the object's namespace (or the Namespace
+ * itself); cluster-scoped objects always pass the namespace selector.
+ */
+export function matchesSelectors(namespaceSelector: unknown, objectSelector: unknown, req: AdmissionRequest,
+  namespace: (name: string) => KubeObject | undefined): boolean {
+  const objSel = fromLabelSelectorObject(objectSelector as never);
+  if (objSel.length) {
+    const hit = [req.object, req.oldObject].some((o) => o !== undefined && matchesLabels(objSel, o.metadata.labels));
+    if (!hit) return false;
+  }
+  const nsSel = fromLabelSelectorObject(namespaceSelector as never);
+  if (nsSel.length) {
+    let labels: Record<string, string> | undefined;
+    if (req.type.group === '' && req.type.resource === 'namespaces') labels = (req.object ?? req.oldObject)?.metadata.labels;
+    else if (req.type.namespaced && req.namespace) labels = namespace(req.namespace)?.metadata.labels;
+    else return true;
+    if (!matchesLabels(nsSel, labels)) return false;
+  }
+  return true;
+}
+
 export class WebhookAdmission implements Admission {
   constructor(private readonly deps: WebhookDeps) {}
 
@@ -65,20 +88,7 @@ export class WebhookAdmission implements Admission {
   private matches(h: JsonObject, req: AdmissionRequest): boolean {
     const rules = (Array.isArray(h.rules) ? h.rules : []) as Rule[];
     if (!rules.some((r) => ruleMatches(r, req))) return false;
-    const objSel = fromLabelSelectorObject(h.objectSelector as never);
-    if (objSel.length) {
-      const hit = [req.object, req.oldObject].some((o) => o !== undefined && matchesLabels(objSel, o.metadata.labels));
-      if (!hit) return false;
-    }
-    const nsSel = fromLabelSelectorObject(h.namespaceSelector as never);
-    if (nsSel.length) {
-      let labels: Record<string, string> | undefined;
-      if (req.type.group === '' && req.type.resource === 'namespaces') labels = (req.object ?? req.oldObject)?.metadata.labels;
-      else if (req.type.namespaced && req.namespace) labels = this.deps.namespace(req.namespace)?.metadata.labels;
-      else return true; // cluster-scoped objects are not filtered by namespaceSelector
-      if (!matchesLabels(nsSel, labels)) return false;
-    }
-    return true;
+    return matchesSelectors(h.namespaceSelector, h.objectSelector, req, (n) => this.deps.namespace(n));
   }
 
   private target(h: JsonObject): Target {
