@@ -31,6 +31,8 @@ export interface ControllerOptions {
   log?: (line: string) => void;
   /** First retry delay after an API error, ms (doubles to 30 s). Default 500. */
   retryMs?: number;
+  /** Services reconciled in parallel. Default 4. */
+  concurrency?: number;
 }
 
 export interface ControllerHandle {
@@ -67,8 +69,11 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   const pending = new Set<string>();
   const retries = new Map<string, { delay: number; timer: NodeJS.Timeout }>();
   const lastFailure = new Map<string, string>();
-  let running: Promise<void> | undefined;
-  let idleWaiters: (() => void)[] = [];
+  const concurrency = Math.max(1, opts.concurrency ?? 4);
+  const inFlight = new Set<string>();
+  const workers = new Set<Promise<void>>();
+  const eventsInFlight = new Set<Promise<void>>();
+  const idleWaiters: (() => void)[] = [];
 
   const services = new Informer<ServiceObj>(kube, { path: '/api/v1/services', log });
   const configMaps = new Informer<V1ConfigMap & KubernetesObject>(kube, {
@@ -84,42 +89,64 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     kick();
   }
 
+  /** Up to `concurrency` Services are reconciled at once, never the same one twice at a time.
+   *  Allocation order is still the queue order: each reconcile decides (synchronously) before its
+   *  first API write, and workers take keys in order. */
   function kick(): void {
-    if (running || !begun || stopped) {
-      if (!running) notifyIdle();
-      return;
-    }
-    running = (async () => {
-      while (pending.size > 0 && !stopped) {
-        const key = pending.values().next().value as string;
-        pending.delete(key);
-        try {
-          await reconcile(key);
-          const r = retries.get(key);
-          if (r) {
-            clearTimeout(r.timer);
-            retries.delete(key);
-          }
-        } catch (e) {
-          metrics.reconcileErrors += 1;
-          const prev = retries.get(key);
-          const delay = prev ? Math.min(prev.delay * 2, 30_000) : retryBase;
-          if (prev) clearTimeout(prev.timer);
-          log(`controller: reconcile ${key} failed: ${(e as Error).message}; retry in ${delay} ms`);
-          const timer = setTimeout(() => enqueue(key), delay);
-          timer.unref?.();
-          retries.set(key, { delay, timer });
+    if (!begun || stopped) return;
+    while (inFlight.size < concurrency) {
+      let key: string | undefined;
+      for (const k of pending) {
+        if (!inFlight.has(k)) {
+          key = k;
+          break;
         }
-        if (firstPassLeft.delete(key) && firstPassLeft.size === 0) isReady = true;
       }
-      running = undefined;
-      notifyIdle();
-    })();
+      if (key === undefined) break;
+      pending.delete(key);
+      inFlight.add(key);
+      const k = key;
+      const work = reconcile(k)
+        .then(
+          () => {
+            const r = retries.get(k);
+            if (r) {
+              clearTimeout(r.timer);
+              retries.delete(k);
+            }
+          },
+          (e: unknown) => {
+            metrics.reconcileErrors += 1;
+            const prev = retries.get(k);
+            const delay = prev ? Math.min(prev.delay * 2, 30_000) : retryBase;
+            if (prev) clearTimeout(prev.timer);
+            log(`controller: reconcile ${k} failed: ${(e as Error).message}; retry in ${delay} ms`);
+            const timer = setTimeout(() => enqueue(k), delay);
+            timer.unref?.();
+            retries.set(k, { delay, timer });
+          },
+        )
+        .finally(() => {
+          inFlight.delete(k);
+          workers.delete(work);
+          if (firstPassLeft.delete(k) && firstPassLeft.size === 0) isReady = true;
+          kick();
+        });
+      workers.add(work);
+    }
+    notifyIdle();
   }
 
   function notifyIdle(): void {
-    if (!begun || running || pending.size > 0) return;
+    if (!begun || inFlight.size > 0 || pending.size > 0) return;
     for (const w of idleWaiters.splice(0)) w();
+  }
+
+  /** Events are best effort and must not slow allocation: sent in the background, awaited on stop. */
+  function emitEvent(obj: KubernetesObject, type: 'Normal' | 'Warning', reason: string, message: string): void {
+    const p = recorder.record(obj, type, reason, message).catch(() => {});
+    eventsInFlight.add(p);
+    void p.finally(() => eventsInFlight.delete(p));
   }
 
   /** Begin once the Services are synced and a valid configuration is known. */
@@ -179,7 +206,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     const kept = config ? 'the last good configuration stays in force' : 'no Service IPs are allocated until it is fixed';
     const msg = `ConfigMap ${opts.namespace}/${opts.configMap} is invalid (${shown}); ${kept}. It is generated from the cluster file: run \`bmlb update cluster -c CLUSTER\``;
     log(`controller: ${msg}`);
-    void recorder.record({ ...cm, apiVersion: 'v1', kind: 'ConfigMap' }, 'Warning', 'ConfigInvalid', msg);
+    emitEvent({ ...cm, apiVersion: 'v1', kind: 'ConfigMap' }, 'Warning', 'ConfigInvalid', msg);
   }
 
   async function patchService(svc: V1Service, body: unknown, status: boolean): Promise<void> {
@@ -188,12 +215,12 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     await kube.rest.patch(resourcePath('v1', 'services', ns, name, status ? 'status' : undefined), body, 'merge');
   }
 
-  async function reportFailure(svc: ServiceObj, key: string, reason: string, message: string): Promise<void> {
+  function reportFailure(svc: ServiceObj, key: string, reason: string, message: string): void {
     metrics.fail(reason);
     if (lastFailure.get(key) === message) return;
     lastFailure.set(key, message);
     log(`controller: ${key}: ${message}`);
-    await recorder.record(svc, 'Warning', 'AllocationFailed', message);
+    emitEvent(svc, 'Warning', 'AllocationFailed', message);
   }
 
   async function reconcile(key: string): Promise<void> {
@@ -218,13 +245,13 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     }
     const parsed = toServiceRequest(svc);
     if (!parsed.ok) {
-      await reportFailure(svc, key, parsed.reason, parsed.message);
+      reportFailure(svc, key, parsed.reason, parsed.message);
       return;
     }
     const current = statusIPs(svc);
     const d = allocator.assign(parsed.request, current);
     if (!d.ok) {
-      await reportFailure(svc, key, d.reason, d.message);
+      reportFailure(svc, key, d.reason, d.message);
       return;
     }
     lastFailure.delete(key);
@@ -241,7 +268,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
       const from = d.pool.includes(',') ? `pools ${d.pool.split(',').join(', ')}` : `pool ${d.pool}`;
       const msg = `Assigned ${what} from ${from}`;
       log(`controller: ${key}: ${msg}`);
-      await recorder.record(svc, 'Normal', 'IPAllocated', msg);
+      emitEvent(svc, 'Normal', 'IPAllocated', msg);
     }
   }
 
@@ -273,7 +300,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     },
     idle: () =>
       new Promise<void>((resolve) => {
-        if (begun && !running && pending.size === 0) return resolve();
+        if (begun && inFlight.size === 0 && pending.size === 0) return resolve();
         idleWaiters.push(resolve);
       }),
     async stop() {
@@ -281,7 +308,8 @@ export async function startController(opts: ControllerOptions): Promise<Controll
       services.stop();
       configMaps.stop();
       for (const r of retries.values()) clearTimeout(r.timer);
-      await running;
+      await Promise.all([...workers]);
+      await Promise.all([...eventsInFlight]);
       for (const w of idleWaiters.splice(0)) w();
     },
   };
