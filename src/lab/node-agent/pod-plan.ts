@@ -446,7 +446,7 @@ export function renderVolumeFiles(
         if (s.optional) continue;
         return { ok: false, message: `volume "${v.name}": ${s.kind === 'configMap' ? 'configmap' : 'secret'} "${s.name}" not found` };
       }
-      const mode = s.defaultMode ?? (s.kind === 'secret' ? 0o644 : 0o644);
+      const mode = s.defaultMode ?? 0o644;
       if (s.items?.length) {
         for (const it of s.items) {
           const value = content[it.key];
