@@ -228,4 +228,21 @@ describe('create cluster in the lab (e2e)', { timeout: 600_000 }, () => {
     }
     assert.ok(await apiThroughVip());
   });
+
+  it('GIVEN lb3\'s sshd is stopped WHEN create cluster runs with a changed configuration THEN it fails naming lb3 before any node is touched', async () => {
+    // A change that rewrites keepalived.conf on every node.
+    const changedFile = join(tmp, 'changed.yaml');
+    writeFileSync(changedFile, readFileSync(clusterFile, 'utf8').replace(/^    type: layer2$/m, '    type: layer2\n    bmlb:\n      vrrp:\n        advertIntervalMs: 300'));
+    const sums = async (): Promise<string[]> => Promise.all(LB.map(async (n) => (await on(n, 'sha256sum /etc/bmlb/keepalived/keepalived.conf')).stdout));
+    const before = await sums();
+    const sshd = env.lab.status.processes.find((p) => p.what === 'sshd lb3');
+    assert.ok(sshd, 'the lab recorded lb3\'s sshd');
+    process.kill(sshd.pid, 'SIGTERM');
+    const r = await bmlb(['create/cluster', '-c', changedFile, '--skip-preflight', '--wait-timeout', '30']);
+    assert.equal(r.code, 3, JSON.stringify(r.json));
+    assert.equal(r.json.error.code, 'SshConnectFailed');
+    assert.match(r.json.error.message, /198\.51\.100\.23: .*ECONNREFUSED.*nothing was changed on any node/);
+    assert.deepEqual(await sums(), before, 'no node was changed');
+    assert.deepEqual(await holders(), [newHolder]);
+  });
 });
