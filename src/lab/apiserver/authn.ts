@@ -63,6 +63,10 @@ export class TokenAuthenticator {
     return t;
   }
 
+  revoke(token: string): void {
+    this.minted.delete(token);
+  }
+
   /** Forgets the tokens of a deleted ServiceAccount (bound tokens die with their account). */
   revokeServiceAccount(namespace: string, name: string): void {
     const username = `system:serviceaccount:${namespace}:${name}`;

@@ -36,9 +36,17 @@ export interface RunningApiServer {
 }
 
 export interface StartApiServerOptions {
-  /** Replaces the webhook admission (tests of the REST layer alone). */
+  /** Replaces webhook and policy admission (tests of the REST layer alone). */
   admission?: Admission;
+  /** PEM of the cluster CA, put into ServiceAccount token Secrets as ca.crt. */
+  caPem?: string;
 }
+
+const SA_TOKEN_TYPE = 'kubernetes.io/service-account-token';
+const SA_NAME_ANNOTATION = 'kubernetes.io/service-account.name';
+const SA_UID_ANNOTATION = 'kubernetes.io/service-account.uid';
+/** Legacy ServiceAccount token Secrets hold long-lived tokens (one year here). */
+const LEGACY_TOKEN_SECONDS = 365 * 24 * 3600;
 
 const MAX_BODY = 3 * 1024 * 1024;
 const NS_KEY = '/namespaces';
@@ -112,7 +120,10 @@ export class LabApiServer {
   private closed = false;
   private readonly bookmarkMs: number;
 
+  private readonly caPem: string | undefined;
+
   constructor(readonly config: ApiServerConfig, private readonly log: (line: string) => void, opts: StartApiServerOptions = {}) {
+    this.caPem = opts.caPem;
     this.network = parseNetworkSettings(config);
     this.store = new ObjectStore(config.watchHistory ?? 2000);
     this.authn = new TokenAuthenticator(config.users);
@@ -592,6 +603,7 @@ export class LabApiServer {
     delete m.selfLink;
     if (tracksGeneration(t)) m.generation = 1; else delete m.generation;
     prepareCreate(t, o, this.strategyContext());
+    if (storageKey(t) === '/secrets' && o.type === SA_TOKEN_TYPE) this.fillServiceAccountToken(o);
     return o;
   }
 
@@ -612,6 +624,27 @@ export class LabApiServer {
     const stored = this.store.create(storageKey(t), o);
     this.afterWrite(t, stored, undefined);
     return stored;
+  }
+
+  /**
+   * The token controller's job for a legacy `kubernetes.io/service-account-token` Secret: a token
+   * for the annotated ServiceAccount (which must exist), the CA and the namespace.
+   */
+  private fillServiceAccountToken(o: KubeObject): void {
+    const saName = o.metadata.annotations?.[SA_NAME_ANNOTATION];
+    const sa = saName ? this.store.get('/serviceaccounts', o.metadata.namespace, saName) : undefined;
+    if (!saName || !sa) {
+      throw errors.invalid('Secret', '', o.metadata.name!, [{ reason: 'FieldValueNotFound', field: `metadata.annotations[${SA_NAME_ANNOTATION}]`,
+        message: `Not found: ${JSON.stringify(saName ?? '')}: the ServiceAccount must exist` }]);
+    }
+    const minted = this.authn.mint(o.metadata.namespace!, saName, { uid: sa.metadata.uid!, expirationSeconds: LEGACY_TOKEN_SECONDS });
+    o.metadata.annotations = { ...o.metadata.annotations, [SA_UID_ANNOTATION]: sa.metadata.uid! };
+    o.data = {
+      ...(isObject(o.data) ? o.data : {}),
+      token: Buffer.from(minted.token).toString('base64'),
+      namespace: Buffer.from(o.metadata.namespace!).toString('base64'),
+      ...(this.caPem ? { 'ca.crt': Buffer.from(this.caPem).toString('base64') } : {}),
+    };
   }
 
   /** Side effects of a stored write: CRD registration, default ServiceAccounts. */
@@ -811,6 +844,9 @@ export class LabApiServer {
     const key = storageKey(t);
     const gone = this.store.remove(key, o.metadata.namespace, o.metadata.name!) ?? o;
     if (key === '/serviceaccounts') this.authn.revokeServiceAccount(o.metadata.namespace!, o.metadata.name!);
+    if (key === '/secrets' && o.type === SA_TOKEN_TYPE && isObject(o.data) && typeof o.data.token === 'string') {
+      this.authn.revoke(Buffer.from(o.data.token, 'base64').toString('utf8'));
+    }
     if (key === 'apiextensions.k8s.io/customresourcedefinitions') {
       const types = this.registry.removeCrd(o.metadata.name!);
       const first = types[0];
@@ -976,12 +1012,13 @@ export class LabApiServer {
 /** Starts the lab API server on the config's address; resolves once it listens. */
 export async function startApiServer(config: ApiServerConfig, opts: StartApiServerOptions = {}): Promise<RunningApiServer> {
   const [cert, key] = await Promise.all([readFile(config.tls.certFile), readFile(config.tls.keyFile)]);
+  const caPem = opts.caPem ?? (config.tls.caFile ? await readFile(config.tls.caFile, 'utf8').catch(() => undefined) : undefined);
   let logStream: WriteStream | undefined;
   if (config.logFile) logStream = createWriteStream(config.logFile, { flags: 'a' });
   const log = (line: string): void => {
     logStream?.write(`${line}\n`);
   };
-  const api = new LabApiServer(config, log, opts);
+  const api = new LabApiServer(config, log, { ...opts, ...(caPem ? { caPem } : {}) });
   const server: Server = createServer({ cert, key }, (req, res) => void api.handle(req, res));
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {

@@ -460,6 +460,22 @@ describe('lab API: other resources', () => {
     assert.equal(missing.code, 404);
   });
 
+  it('GIVEN a service-account-token Secret WHEN created THEN it carries a working token, ca.crt and namespace; WHEN deleted THEN the token stops working', async () => {
+    const s = await core.createNamespacedSecret({ namespace: 'rest', body: { metadata: { name: 'robot-token', annotations: { 'kubernetes.io/service-account.name': 'robot' } },
+      type: 'kubernetes.io/service-account-token' } });
+    const token = Buffer.from(s.data!.token!, 'base64').toString('utf8');
+    assert.equal(Buffer.from(s.data!.namespace!, 'base64').toString('utf8'), 'rest');
+    assert.match(Buffer.from(s.data!['ca.crt']!, 'base64').toString('utf8'), /BEGIN CERTIFICATE/);
+    assert.ok(s.metadata!.annotations!['kubernetes.io/service-account.uid']);
+    const who = await raw(api, 'POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', { token, body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' } });
+    assert.equal(who.json.status.userInfo.username, 'system:serviceaccount:rest:robot');
+    await core.deleteNamespacedSecret({ name: 'robot-token', namespace: 'rest' });
+    assert.equal((await raw(api, 'GET', '/api', { token })).status, 401);
+    const st = await rejectsWithStatus(core.createNamespacedSecret({ namespace: 'rest', body: { metadata: { name: 'ghost-token', annotations: { 'kubernetes.io/service-account.name': 'ghost' } },
+      type: 'kubernetes.io/service-account-token' } }));
+    assert.equal(st.code, 422);
+  });
+
   it('GIVEN a new namespace WHEN created THEN it gets a default ServiceAccount and the metadata.name label', async () => {
     await core.createNamespace({ body: { metadata: { name: 'fresh' } } });
     await core.readNamespacedServiceAccount({ name: 'default', namespace: 'fresh' });
