@@ -2,13 +2,13 @@
  * The lab's record of itself (`state.json`) and the status derived from it (`bmlb lab status`).
  * The record is written as soon as anything is started, so a crashed `lab up` can be cleaned.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { UserError } from '../errors.js';
 import type { LabIo, ProcessIdentity } from './lab-io.js';
 import { isAlive } from './lab-io.js';
 import type { LabLayout, LabOptions, NodeRole } from './lab-layout.js';
-import { extraNamespace, labPaths, planLabLayout } from './lab-layout.js';
+import { LAB_BASE_DIR, extraNamespace, labPaths, planLabLayout } from './lab-layout.js';
 
 export interface RecordedProcess extends ProcessIdentity {
   /** e.g. `node-holder cp1`, `sshd lb2`, `apiserver`, `node-agent lb1`. */
@@ -30,6 +30,8 @@ export interface LabState {
   bmlbBin?: string;
   /** False for a lab brought up with --no-kube (no API server, no node agents). */
   kube?: boolean;
+  /** A process whose life bounds the lab's (a test run): once it is gone, the lab is stale. */
+  owner?: ProcessIdentity;
   error?: string;
 }
 
@@ -77,6 +79,20 @@ export function readLabState(name: string, baseDir?: string): LabState | undefin
   } catch {
     return undefined;
   }
+}
+
+/** Labs under baseDir whose recorded owner process is gone (left by a test run that was killed). */
+export function staleOwnedLabs(io: LabIo, baseDir = LAB_BASE_DIR): string[] {
+  let names: string[] = [];
+  try {
+    names = readdirSync(baseDir);
+  } catch {
+    return [];
+  }
+  return names.filter((name) => {
+    const state = readLabState(name, baseDir);
+    return state?.owner !== undefined && !isAlive(io, state.owner);
+  });
 }
 
 export function writeLabState(file: string, state: LabState): void {

@@ -31,6 +31,8 @@ export interface LabUpOptions extends LabOptions {
   readyTimeoutMs?: number;
   /** Start the lab API server and node agents (default true). Without them: network, nodes, sshd only. */
   kube?: boolean;
+  /** Record a process whose end makes the lab stale (the test helper passes its own). */
+  owner?: ProcessIdentity;
 }
 
 export interface LabUpResult extends LabStatus {
@@ -142,6 +144,7 @@ export async function labUp(io: LabIo, opts: LabUpOptions): Promise<LabUpResult>
     processes: [],
     bmlbBin,
     kube: withKube,
+    ...(opts.owner ? { owner: opts.owner } : {}),
   };
   const save = (): void => writeLabState(p.stateFile, state);
   const record = (what: string, proc: ProcessIdentity, node?: string): void => {

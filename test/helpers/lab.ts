@@ -9,7 +9,8 @@
  *   });
  *
  * or by hand: `const lab = await startTestLab({ tag: 'x' }); after(() => lab.down());`
- * Set BMLB_LAB_KEEP_LOGS=1 to keep the lab's log directory after the test.
+ * Set BMLB_LAB_KEEP_LOGS=1 to keep the lab's log directory after the test. Labs record the test
+ * process as their owner; labs whose owner died (a killed test run) are taken down by the next run.
  */
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { after, before } from 'node:test';
@@ -19,6 +20,7 @@ import { labExec, labSpawn } from '../../src/lab/lab-exec.js';
 import type { LabTarget } from '../../src/lab/lab-exec.js';
 import type { RunOptions, RunResult } from '../../src/lab/lab-io.js';
 import { systemLabIo } from '../../src/lab/lab-io.js';
+import { staleOwnedLabs } from '../../src/lab/lab-state.js';
 import type { LabUpOptions, LabUpResult } from '../../src/lab/lab-up.js';
 import { daemonEnv, labUp } from '../../src/lab/lab-up.js';
 
@@ -60,12 +62,24 @@ export function uniqueLabName(tag = 'lab'): string {
   return n.slice(0, 20);
 }
 
+let sweep: Promise<void> | undefined;
+
+/** Take down labs left by earlier test runs that were killed (their owner process is gone). */
+function sweepStaleTestLabs(): Promise<void> {
+  sweep ??= (async () => {
+    for (const stale of staleOwnedLabs(systemLabIo)) await labDown(systemLabIo, { name: stale }).catch(() => undefined);
+  })();
+  return sweep;
+}
+
 export async function startTestLab(opts: TestLabOptions = {}): Promise<TestLab> {
   const name = opts.name ?? uniqueLabName(opts.tag);
   const { tag: _tag, name: _name, ...rest } = opts;
+  await sweepStaleTestLabs();
+  const owner = { pid: process.pid, startTime: systemLabIo.startTimeOf(process.pid) ?? '' };
   let status: LabUpResult;
   try {
-    status = await labUp(systemLabIo, { nodes: 4, lbNodes: 3, ipv6: false, ...rest, name });
+    status = await labUp(systemLabIo, { nodes: 4, lbNodes: 3, ipv6: false, ...rest, name, owner });
   } catch (e) {
     // labUp takes a failed lab down itself; make sure, in case it failed while doing so.
     await labDown(systemLabIo, { name, keepLogs: process.env.BMLB_LAB_KEEP_LOGS === '1' }).catch(() => undefined);

@@ -10,7 +10,7 @@ import { after, describe, it } from 'node:test';
 import { labDown } from '../../../src/lab/lab-down.js';
 import type { LabIo, RunResult } from '../../../src/lab/lab-io.js';
 import { planLabLayout } from '../../../src/lab/lab-layout.js';
-import { statusFromState, writeLabState } from '../../../src/lab/lab-state.js';
+import { staleOwnedLabs, statusFromState, writeLabState } from '../../../src/lab/lab-state.js';
 import type { LabState } from '../../../src/lab/lab-state.js';
 
 class FakeIo implements LabIo {
@@ -93,5 +93,21 @@ describe('lab status', () => {
     assert.equal(s.healthy, false);
     assert.equal(s.nodes[0]!.pid, 100);
     assert.equal(s.nodes[1]!.pid, 0);
+  });
+});
+
+describe('stale test labs', () => {
+  it('GIVEN labs owned by a live process, by a dead one, and by nobody THEN only the dead owner\'s lab is stale', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bmlbt-lab-stale-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    const io = new FakeIo();
+    io.procs.set(7, 'alive-owner');
+    const put = (name: string, owner?: { pid: number; startTime: string }) =>
+      writeLabState(planLabLayout({ name, nodes: 2, lbNodes: 1, ipv6: false, baseDir: dir }).paths.stateFile, { ...state(name, []), ...(owner ? { owner } : {}) });
+    put('live', { pid: 7, startTime: 'alive-owner' });
+    put('dead', { pid: 8, startTime: 'gone' });
+    put('reused', { pid: 7, startTime: 'an-earlier-process' });
+    put('cli');
+    assert.deepEqual(staleOwnedLabs(io, dir).sort(), ['dead', 'reused']);
   });
 });
