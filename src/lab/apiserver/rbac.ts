@@ -144,3 +144,37 @@ export function bootstrapPolicy(): Array<{ resource: 'clusterroles' | 'clusterro
     binding('system:basic-user', ['system:authenticated']),
   ];
 }
+
+/**
+ * Escalation prevention: the parts of `rules` the user does not hold (in `namespace`, or cluster
+ * wide), each as one atomic rule. `*` in a requested rule is only covered by `*` in a held one.
+ */
+export function uncoveredRules(view: RbacView, user: UserInfo, rules: PolicyRule[], namespace: string | undefined): PolicyRule[] {
+  const missing: PolicyRule[] = [];
+  for (const r of rules) {
+    for (const verb of r.verbs ?? []) {
+      for (const path of r.nonResourceURLs ?? []) {
+        if (!authorize(view, user, { kind: 'nonResource', verb, path }).allowed) missing.push({ verbs: [verb], nonResourceURLs: [path] });
+      }
+      for (const group of r.apiGroups ?? []) {
+        for (const res of r.resources ?? []) {
+          const [resource, subresource] = res.split('/') as [string, string | undefined];
+          const names = r.resourceNames?.length ? r.resourceNames : [undefined];
+          for (const name of names) {
+            const a: RequestAttributes = { kind: 'resource', verb, group, resource, ...(subresource ? { subresource } : {}),
+              ...(namespace ? { namespace } : {}), ...(name ? { name } : {}) };
+            if (!authorize(view, user, a).allowed) missing.push({ apiGroups: [group], resources: [res], verbs: [verb], ...(name ? { resourceNames: [name] } : {}) });
+          }
+        }
+      }
+    }
+  }
+  return missing;
+}
+
+export function escalationMessage(what: string, user: UserInfo, missing: PolicyRule[]): string {
+  const fmt = (r: PolicyRule): string => r.nonResourceURLs
+    ? `{NonResourceURLs:[${JSON.stringify(r.nonResourceURLs[0])}], Verbs:[${JSON.stringify(r.verbs![0])}]}`
+    : `{APIGroups:[${JSON.stringify(r.apiGroups![0])}], Resources:[${JSON.stringify(r.resources![0])}]${r.resourceNames ? `, ResourceNames:[${JSON.stringify(r.resourceNames[0])}]` : ''}, Verbs:[${JSON.stringify(r.verbs![0])}]}`;
+  return `${what} is forbidden: user "${user.username}" (groups=[${user.groups.map((g) => JSON.stringify(g)).join(' ')}]) is attempting to grant RBAC permissions not currently held:\n${missing.map(fmt).join('\n')}`;
+}

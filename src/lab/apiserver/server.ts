@@ -18,7 +18,7 @@ import { parseNetworkSettings, type ApiServerConfig, type NetworkSettings } from
 import { apiGroup, apiGroupList, apiResourceList, apiVersions } from './discovery.js';
 import { openApiDocument, openApiIndex } from './openapi.js';
 import { canonicalJson, clone, isObject, jsonPatch, mergePatch, strategicMerge, type Json, type JsonObject } from './patch.js';
-import { authorize, bootstrapPolicy, forbiddenMessage, type RbacView, type RequestAttributes, type UserInfo } from './rbac.js';
+import { authorize, bootstrapPolicy, escalationMessage, forbiddenMessage, uncoveredRules, type PolicyRule, type RbacView, type RequestAttributes, type UserInfo } from './rbac.js';
 import { apiVersionOf, ResourceRegistry, storageKey, type CrdLike, type ResourceType } from './registry.js';
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector, type FieldRequirement, type LabelRequirement } from './selectors.js';
 import { ApiError, errors, successStatus, type StatusBody } from './status.js';
@@ -617,6 +617,7 @@ export class LabApiServer {
 
   async create(t: ResourceType, ns: string | undefined, body: JsonObject, ctx: WriteContext): Promise<KubeObject> {
     const o = this.prepareNew(t, ns, body);
+    this.preventEscalation(t, o, ctx);
     await this.admit('CREATE', t, o.metadata.namespace, o.metadata.name!, undefined, o, undefined, ctx);
     if (ctx.dryRun) return o;
     // Admission is asynchronous: re-check for a racing create.
@@ -645,6 +646,34 @@ export class LabApiServer {
       namespace: Buffer.from(o.metadata.namespace!).toString('base64'),
       ...(this.caPem ? { 'ca.crt': Buffer.from(this.caPem).toString('base64') } : {}),
     };
+  }
+
+  /**
+   * RBAC escalation prevention as kube-apiserver does it: a Role/ClusterRole may only grant what
+   * its author holds (or the author has `escalate`); a binding may only reference a role whose
+   * permissions its author holds (or the author has `bind` on that role).
+   */
+  private preventEscalation(t: ResourceType, o: KubeObject, ctx: WriteContext): void {
+    if (ctx.internal || t.group !== 'rbac.authorization.k8s.io') return;
+    const view = this.rbacView();
+    const ns = t.namespaced ? o.metadata.namespace : undefined;
+    const what = `${t.resource}.${t.group} "${o.metadata.name}"`;
+    const allowedTo = (verb: string, resource: string, name?: string): boolean =>
+      authorize(view, ctx.user, { kind: 'resource', verb, group: t.group, resource, ...(ns ? { namespace: ns } : {}), ...(name ? { name } : {}) }).allowed;
+    let rules: PolicyRule[];
+    if (t.resource === 'roles' || t.resource === 'clusterroles') {
+      if (allowedTo('escalate', t.resource, o.metadata.name)) return;
+      rules = Array.isArray(o.rules) ? (o.rules as unknown as PolicyRule[]) : [];
+    } else {
+      const ref = isObject(o.roleRef) ? o.roleRef : {};
+      const refResource = ref.kind === 'Role' ? 'roles' : 'clusterroles';
+      if (authorize(view, ctx.user, { kind: 'resource', verb: 'bind', group: t.group, resource: refResource,
+        ...(refResource === 'roles' || ns ? { namespace: ns ?? '' } : {}), name: String(ref.name ?? '') }).allowed) return;
+      const role = ref.kind === 'Role' ? this.store.get('rbac.authorization.k8s.io/roles', ns, String(ref.name)) : this.store.get('rbac.authorization.k8s.io/clusterroles', undefined, String(ref.name));
+      rules = role && Array.isArray(role.rules) ? (role.rules as unknown as PolicyRule[]) : [];
+    }
+    const missing = uncoveredRules(view, ctx.user, rules, ns);
+    if (missing.length) throw errors.forbidden(escalationMessage(what, ctx.user, missing), { name: o.metadata.name!, group: t.group, kind: t.resource });
   }
 
   /** Side effects of a stored write: CRD registration, default ServiceAccounts. */
@@ -679,6 +708,7 @@ export class LabApiServer {
       if (wantRv !== undefined && wantRv !== existing.metadata.resourceVersion) throw errors.conflict(t.resource, t.group, name);
       const next = this.nextState(t, existing, body, sub);
       if (canonicalJson(withoutVolatile(next)) === canonicalJson(withoutVolatile(existing))) return { object: existing, created: false };
+      this.preventEscalation(t, next, ctx);
       await this.admit('UPDATE', t, existing.metadata.namespace, name, sub, next, existing, ctx);
       if (ctx.dryRun) return { object: next, created: false };
       const current = this.store.get(storageKey(t), existing.metadata.namespace, name);
@@ -796,6 +826,7 @@ export class LabApiServer {
       if (pm.name !== undefined && pm.name !== name) throw errors.badRequest(`the name of the object (${String(pm.name)}) does not match the name on the URL (${name})`);
       const next = this.nextState(t, existing, patched, sub);
       if (canonicalJson(withoutVolatile(next)) === canonicalJson(withoutVolatile(existing))) return { object: existing, created: false };
+      this.preventEscalation(t, next, ctx);
       await this.admit('UPDATE', t, existing.metadata.namespace, name, sub, next, existing, ctx);
       if (ctx.dryRun) return { object: next, created: false };
       const current = this.store.get(storageKey(t), existing.metadata.namespace, name);

@@ -144,6 +144,31 @@ describe('RBAC enforced by the lab API server', () => {
     assert.equal(ssar.json.status.allowed, false);
   });
 
+  it('GIVEN a user who may manage RBAC in a namespace WHEN granting permissions they lack THEN 403 (escalation), unless they hold escalate/bind', async () => {
+    const rbac = api.kubeConfig('admin-user').makeApiClient(RbacAuthorizationV1Api);
+    await admin.createNamespace({ body: { metadata: { name: 'team' } } });
+    await rbac.createNamespacedRole({ namespace: 'team', body: { metadata: { name: 'rbac-manager' }, rules: [
+      { apiGroups: ['rbac.authorization.k8s.io'], resources: ['roles', 'rolebindings'], verbs: ['create', 'update', 'patch'] },
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['get'] },
+    ] } });
+    await rbac.createNamespacedRoleBinding({ namespace: 'team', body: { metadata: { name: 'plain-manager' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'rbac-manager' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'plain' }] } });
+    const asPlain = (body: object, kind: 'roles' | 'rolebindings') => raw(api, 'POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/team/${kind}`, { user: 'plain', body });
+    const held = await asPlain({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'cm-reader' }, rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get'] }] }, 'roles');
+    assert.equal(held.status, 201, held.text);
+    const more = await asPlain({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'secret-reader' }, rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }] }, 'roles');
+    assert.equal(more.status, 403);
+    assert.equal(more.json.message, 'roles.rbac.authorization.k8s.io "secret-reader" is forbidden: user "plain" (groups=["system:authenticated"]) is attempting to grant RBAC permissions not currently held:\n{APIGroups:[""], Resources:["secrets"], Verbs:["get"]}');
+    await rbac.createNamespacedRole({ namespace: 'team', body: { metadata: { name: 'secret-reader' }, rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }] } });
+    const binding = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'sr' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'secret-reader' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'someone' }] };
+    assert.equal((await asPlain(binding, 'rolebindings')).status, 403);
+    await rbac.createNamespacedRole({ namespace: 'team', body: { metadata: { name: 'binder' }, rules: [{ apiGroups: ['rbac.authorization.k8s.io'], resources: ['roles'], resourceNames: ['secret-reader'], verbs: ['bind'] }] } });
+    await rbac.createNamespacedRoleBinding({ namespace: 'team', body: { metadata: { name: 'plain-binder' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'binder' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'plain' }] } });
+    assert.equal((await asPlain(binding, 'rolebindings')).status, 201);
+  });
+
   it('GIVEN a deleted ServiceAccount WHEN its token is used THEN 401', async () => {
     await admin.createNamespacedServiceAccount({ namespace: 'bmlb-system', body: { metadata: { name: 'temp' } } });
     const { token } = await api.serviceAccountKubeconfig('bmlb-system', 'temp');
