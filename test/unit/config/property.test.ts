@@ -9,6 +9,46 @@ import { parseClusterFile, type ParseResult } from '../../../src/config/parse.js
 import { loadClusterConfig } from '../../../src/config/load.js';
 import { formatSpeakerConfig, parseSpeakerConfig, toSpeakerConfig } from '../../../src/config/speaker-config.js';
 import { isUserError } from '../../../src/errors.js';
+import { parseIp } from '../../../src/net/address.js';
+import { parsePoolEntry, rangeContains, rangesOverlap } from '../../../src/net/range.js';
+import type { ClusterConfig } from '../../../src/config/model.js';
+
+/** An independent oracle for the DESIGN.md rules, run on every accepted file. */
+function assertRulesHold(c: ClusterConfig): void {
+  const lb = c.loadBalancer;
+  const ranges = lb.addressPools.flatMap((p) => p.addresses.map((a) => {
+    const r = parsePoolEntry(a);
+    assert.ok(r.ok, `accepted a bad pool entry ${a}`);
+    return r.range;
+  }));
+  ranges.forEach((a, i) => ranges.slice(i + 1).forEach((b) => assert.ok(!rangesOverlap(a, b), 'accepted overlapping pools')));
+  assert.equal(new Set(lb.addressPools.map((p) => p.name)).size, lb.addressPools.length, 'accepted duplicate pool names');
+  const vip = parseIp(lb.controlPlaneVIP);
+  assert.ok(vip, 'accepted a bad controlPlaneVIP');
+  assert.ok(!ranges.some((r) => rangeContains(r, vip)), 'accepted controlPlaneVIP inside a pool');
+  if (lb.ingressVIP !== undefined) {
+    const ing = parseIp(lb.ingressVIP);
+    assert.ok(ing && ranges.some((r) => rangeContains(r, ing)), 'accepted ingressVIP outside every pool');
+    assert.notEqual(c.clusterType, 'admin', 'accepted ingressVIP on an admin cluster');
+  }
+  const lbNodes = lb.nodesFromControlPlane ? [] : lb.nodes;
+  const all = [...c.controlPlane.nodes, ...lbNodes, ...c.nodePools.flatMap((p) => p.nodes)];
+  const seen = new Set<string>();
+  for (const n of all) {
+    const ids = new Set([n.address, n.k8sIP].map((x) => { const p = parseIp(x); assert.ok(p, `accepted node address ${x}`); return `${p.family}/${p.value}`; }));
+    for (const id of ids) { assert.ok(!seen.has(id), 'accepted a node address twice'); }
+    for (const id of ids) seen.add(id);
+    for (const x of [n.address, n.k8sIP]) {
+      const p = parseIp(x)!;
+      assert.ok(!(p.family === vip.family && p.value === vip.value), 'accepted a VIP that is a node address');
+      assert.ok(!ranges.some((r) => rangeContains(r, p)), 'accepted a pool containing a node address');
+    }
+  }
+  if (lb.type === 'bgp') assert.ok(lb.localASN !== undefined && lb.bgpPeers.length > 0, 'accepted bgp without its fields');
+  const s = lb.bmlb.speaker;
+  assert.ok(s.failureTimeoutMs >= 3 * s.heartbeatIntervalMs);
+  assert.equal(lb.bmlb.vrrp.advertIntervalMs % 10, 0);
+}
 
 const baseText = readFileSync(new URL('../../fixtures/config/valid/base.yaml', import.meta.url), 'utf8');
 const gdcvText = readFileSync(new URL('../../fixtures/config/valid/gdcv-full.yaml', import.meta.url), 'utf8');
@@ -19,6 +59,7 @@ const KNOWN_CODES = new Set([...issuesSource.matchAll(/\| '([A-Za-z]+)'/g)].map(
 function checkResult(r: ParseResult, text: string): void {
   const lines = text.split('\n').length;
   if (r.ok) {
+    assertRulesHold(r.config);
     // A valid file always yields a speaker configuration the speakers accept.
     const sc = parseSpeakerConfig(formatSpeakerConfig(toSpeakerConfig(r.config)));
     assert.ok(sc.ok, `speaker config rejected: ${sc.ok ? '' : sc.errors.join('; ')}\n${text}`);
@@ -148,4 +189,61 @@ test('GIVEN invalid files on disk WHEN loaded THEN each rejection is a UserError
       assert.equal(data.file, file);
     }
   }), { numRuns: 200 });
+});
+
+// Random clusters over a tiny address universe, so collisions between nodes, VIPs and pools are
+// frequent: the validator's verdict must equal an independent oracle's, in both directions.
+test('GIVEN random clusters over a small address space WHEN validated THEN accept/reject matches the rule oracle', () => {
+  const host = fc.integer({ min: 1, max: 62 }).map((n) => `198.51.100.${n}`);
+  const entry = fc.oneof(
+    fc.tuple(fc.integer({ min: 0, max: 15 }), fc.constantFrom(30, 31, 32)).map(([b, len]) => `198.51.100.${b * 4}/${len}`),
+    fc.tuple(fc.integer({ min: 1, max: 62 }), fc.integer({ min: 0, max: 3 })).map(([a, n]) => `198.51.100.${a}-198.51.100.${Math.min(a + n, 63)}`),
+  );
+  const gen = fc.record({
+    cp: fc.array(host, { minLength: 1, maxLength: 2 }),
+    lb: fc.array(host, { minLength: 0, maxLength: 2 }),
+    workers: fc.array(host, { minLength: 0, maxLength: 1 }),
+    cpVip: host,
+    ingressVip: fc.option(host, { nil: undefined, freq: 2 }),
+    pools: fc.array(fc.array(entry, { minLength: 1, maxLength: 2 }), { minLength: 1, maxLength: 2 }),
+  });
+  let accepted = 0;
+  let rejected = 0;
+  fc.assert(fc.property(gen, (g) => {
+    const cluster = {
+      apiVersion: 'baremetal.cluster.gke.io/v1', kind: 'Cluster', metadata: { name: 'p', namespace: 'cluster-p' },
+      spec: {
+        type: 'hybrid',
+        controlPlane: { nodePoolSpec: { nodes: g.cp.map((address) => ({ address })) } },
+        clusterNetwork: { pods: { cidrBlocks: ['192.168.0.0/16'] }, services: { cidrBlocks: ['203.0.113.0/24'] } },
+        loadBalancer: {
+          mode: 'bundled',
+          vips: { controlPlaneVIP: g.cpVip, ...(g.ingressVip ? { ingressVIP: g.ingressVip } : {}) },
+          addressPools: g.pools.map((addresses, i) => ({ name: `pool-${i}`, addresses })),
+          ...(g.lb.length ? { nodePoolSpec: { nodes: g.lb.map((address) => ({ address })) } } : {}),
+        },
+      },
+    };
+    const docsOut = [{ sshPrivateKeyPath: '/k' }, cluster];
+    if (g.workers.length) docsOut.push({ apiVersion: 'baremetal.cluster.gke.io/v1', kind: 'NodePool', metadata: { name: 'np', namespace: 'cluster-p' }, spec: { clusterName: 'p', nodes: g.workers.map((address) => ({ address })) } } as never);
+    const text = docsOut.map((d) => stringify(d)).join('---\n');
+
+    // The oracle.
+    const ip = (s: string) => parseIp(s)!;
+    const ranges = g.pools.flat().map((e) => { const r = parsePoolEntry(e); assert.ok(r.ok, e); return r.range; });
+    const nodes = [...g.cp, ...g.lb, ...g.workers];
+    const inPool = (s: string) => ranges.some((r) => rangeContains(r, ip(s)));
+    const expectValid =
+      new Set(nodes).size === nodes.length &&
+      !ranges.some((a, i) => ranges.slice(i + 1).some((b) => rangesOverlap(a, b))) &&
+      !nodes.includes(g.cpVip) && !inPool(g.cpVip) &&
+      (g.ingressVip === undefined || (inPool(g.ingressVip) && !nodes.includes(g.ingressVip))) &&
+      !nodes.some(inPool);
+
+    const r = parseClusterFile(text, '/prop/p.yaml');
+    checkResult(r, text);
+    assert.equal(r.ok, expectValid, `${expectValid ? 'rejected a valid' : 'accepted an invalid'} cluster:\n${text}\n${r.ok ? '' : r.errors.map((e) => `${e.code} ${e.path}`).join('\n')}`);
+    if (r.ok) accepted++; else rejected++;
+  }), { numRuns: 1500 });
+  assert.ok(accepted > 150 && rejected > 150, `unbalanced generator: ${accepted} accepted, ${rejected} rejected`);
 });
