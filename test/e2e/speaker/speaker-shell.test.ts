@@ -7,6 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import type { NetworkInterfaceInfo } from 'node:os';
 import { startTestApiServer, type TestApi } from '../../helpers/lab-api.js';
 import { loadKube, resourcePath, type Kube } from '../../../src/kube/kube-client.js';
@@ -88,7 +89,7 @@ interface Harness {
   logs: string[];
 }
 
-async function start(self: string): Promise<Harness> {
+async function start(self: string, client: Kube = kube): Promise<Harness> {
   const memberships: FakeMembership[] = [];
   const announcer = fakeAnnouncer();
   const logs: string[] = [];
@@ -98,7 +99,7 @@ async function start(self: string): Promise<Harness> {
   const speaker = await runSpeaker(
     { nodeName: self, namespace: NAMES.namespace, configMap: NAMES.configMap, memberSecret: NAMES.memberSecret, interfaceName: 'auto', metricsPort: 0, metricsHost: '127.0.0.1' },
     {
-      kube,
+      kube: client,
       openAnnouncer: async () => announcer,
       startMembership: async (o) => { const m = new FakeMembership(o); memberships.push(m); return m; },
       parseConfig: parseSpeakerConfig,
@@ -184,7 +185,7 @@ test('GIVEN three live nodes WHEN a peer dies THEN its IPs move here in the chan
     const name = `s${IPS.indexOf(ip)}`;
     await kube.rest.patch(resourcePath('v1', 'services', 'default', name), { metadata: { annotations: { [NAMES.announcingNodeAnnotation]: 'lb2' } } }, 'merge');
   }
-  await sleep(300); // informer catches up
+  await sleep(400); // the informer catches up; past the start-up settle period
   const before = h.announcer.announced();
   m.set(['lb1', 'lb3']);
   const now = h.announcer.announced();
@@ -229,4 +230,34 @@ test('GIVEN a running speaker WHEN it stops THEN it leaves the membership gracef
   await h.speaker.stop();
   assert.equal(m.closed, true);
   assert.equal(m.leftGracefully, true);
+});
+
+test('GIVEN the API becomes unreachable WHEN membership changes THEN failover still happens, from memory', async (t) => {
+  // The speaker reaches the API through a relay the test can cut, as a network partition would.
+  const sockets = new Set<Socket>();
+  const relay = createServer((c) => {
+    const up = connect(Number(new URL(api.url).port), '127.0.0.1');
+    for (const x of [c, up]) { sockets.add(x); x.on('close', () => sockets.delete(x)); x.on('error', () => x.destroy()); }
+    c.pipe(up).pipe(c);
+    c.on('close', () => up.destroy());
+    up.on('close', () => c.destroy());
+  });
+  await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+  const cut = (): Promise<void> => new Promise((r) => { relay.close(() => r()); for (const x of sockets) x.destroy(); });
+  t.after(cut);
+  const relayed = loadKube({ kubeconfigPath: await api.kubeconfigPath('bmlb-installer'), server: `https://127.0.0.1:${(relay.address() as AddressInfo).port}` });
+  const h = await start('lb3', relayed);
+  t.after(() => h.speaker.stop());
+  const m = await until('membership started', () => h.memberships[0]);
+  m.set(LB);
+  assert.deepEqual(h.announcer.announced(), expectedFor('lb3', LB));
+  await sleep(400); // past the start-up settle period (one failure timeout)
+  await cut();
+  m.set(['lb3']);
+  assert.deepEqual(h.announcer.announced(), IPS, 'took everything over without the API');
+  m.set(['lb1', 'lb3']);
+  assert.deepEqual(h.announcer.announced(), expectedFor('lb3', ['lb1', 'lb3']));
+  await sleep(500);
+  assert.ok(h.logs.some((l) => /informer .*(ECONNREFUSED|socket hang up|ECONNRESET|retrying)/.test(l)), 'the API really was gone');
+  assert.deepEqual(h.announcer.announced(), expectedFor('lb3', ['lb1', 'lb3']), 'nothing changed while the API is unreachable');
 });
