@@ -155,10 +155,11 @@ export function renderManifests(input: RenderInput, templates: Templates): { man
   const { config } = input;
   const speakerSettings = config.loadBalancer.bmlb.speaker;
   const configYaml = speakerConfigYaml(config);
-  const webhook = input.webhookCA !== undefined && config.loadBalancer.bmlb.admission !== 'policy'
+  // Speaker and controller read their configuration live: no config hash on their pod templates.
+  const admission = config.loadBalancer.bmlb.admission;
+  const webhook = input.webhookCA !== undefined && admission !== 'policy'
     ? { service: NAMES.webhookService, path: WEBHOOK_PATH, caBundle: base64Pem('webhook CA', input.webhookCA) }
     : undefined;
-  const admission = config.loadBalancer.bmlb.admission;
   const policy = input.installerUsername !== undefined && admission !== 'webhook'
     ? admissionPolicy(config.name, checkUsername(input.installerUsername))
     : undefined;
@@ -205,8 +206,8 @@ export function renderManifests(input: RenderInput, templates: Templates): { man
     'controller.yaml',
     'speaker.yaml',
   ];
-  // The webhook objects go last: with failurePolicy Fail they must not be in place before the
-  // controller that serves them.
+  // The admission guards go last: with failurePolicy Fail the webhook must not be in place before
+  // the controller that serves it, and neither may block the objects above.
   if (webhook) order.push('webhook.yaml');
   if (policy) order.push('admission-policy.yaml');
   const manifests = order.flatMap((name) => parseManifests(name, templates[name](ctx)));
