@@ -55,7 +55,7 @@ export interface ConfigError {
   values?: unknown[];
 }
 
-export type ConfigNoticeCode = 'IgnoredField' | 'DefaultApplied';
+export type ConfigNoticeCode = 'IgnoredField';
 
 export interface ConfigNotice {
   code: ConfigNoticeCode;

@@ -43,3 +43,16 @@ for (const dir of [validDir, samplesDir]) {
     });
   }
 }
+
+test('GIVEN every error code bmlb defines THEN the corpus exercises it and docs/cluster-file.md documents it', () => {
+  const issues = readFileSync(new URL('../../../src/config/issues.ts', import.meta.url), 'utf8');
+  const block = issues.slice(issues.indexOf('export type ConfigErrorCode'), issues.indexOf('export interface ConfigError'));
+  const codes = [...block.matchAll(/'([A-Za-z]+)'/g)].map((m) => m[1]!);
+  assert.ok(codes.length >= 30, `only ${codes.length} codes parsed`);
+  const expected = new Set(invalidFiles.map((f) => /^# expect: (\S+)/.exec(readFileSync(join(invalidDir, f), 'utf8'))?.[1]));
+  const doc = readFileSync(new URL('../../../docs/cluster-file.md', import.meta.url), 'utf8');
+  for (const c of codes) {
+    assert.ok(expected.has(c), `no invalid fixture expects ${c}`);
+    assert.ok(doc.includes(`\`${c}\``), `docs/cluster-file.md does not document ${c}`);
+  }
+});
