@@ -260,6 +260,11 @@ export class SshConnection implements NodeShell {
         else ch.end();
       });
     });
+    if (result.code === null && result.signal === undefined) await new Promise((r) => setTimeout(r, 50)); // let a connection close be noticed
+    if (result.code === null && result.signal === undefined && this.closedReason !== undefined) {
+      log.append(host, `  [#${id}] connection lost: ${this.closedReason}`);
+      throw this.lost(this.closedReason);
+    }
     const lines = [`  [#${id}] exit ${result.code ?? `signal ${result.signal}`} after ${Date.now() - started} ms`];
     if (result.stdout) lines.push(opts.quietStdout ? `  stdout: ${Buffer.byteLength(result.stdout)} bytes (not logged)` : indent('stdout', result.stdout));
     if (result.stderr) lines.push(indent('stderr', result.stderr));

@@ -183,6 +183,15 @@ describe('SSH layer against a real sshd on 127.0.0.1', () => {
       assert.equal((await sh.run('echo still')).stdout, 'still\n');
     });
 
+    it('GIVEN the connection dies during a command WHEN run THEN SshConnectionLost names the node, and the pool reconnects on the next get', async () => {
+      const sh = await p.get('127.0.0.1');
+      // $PPID of the command is sshd's session process for this connection.
+      await rejectsWithCode(sh.run('kill -9 $PPID; sleep 5'), 'SshConnectionLost');
+      const again = await p.get('127.0.0.1');
+      assert.notEqual(again, sh);
+      assert.equal((await again.run('echo back')).stdout, 'back\n');
+    });
+
     it('GIVEN content and a mode WHEN writeFile THEN the file appears atomically with that mode and readFile returns the same bytes', async () => {
       const sh = await p.get('127.0.0.1');
       const dir = join(work, 'remote', 'deep', 'dir');
