@@ -63,6 +63,27 @@ describe('lab API: discovery and health', () => {
   });
 });
 
+describe('lab API: malformed requests', () => {
+  it('GIVEN bad bodies, paths and methods WHEN sent THEN 400, 404 and 405 Status bodies come back', async () => {
+    const bad = await raw(api, 'POST', '/api/v1/namespaces/rest/configmaps', { body: '{not json' });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.json.reason, 'BadRequest');
+    const kind = await raw(api, 'POST', '/api/v1/namespaces/rest/configmaps', { body: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'x' } } });
+    assert.equal(kind.status, 400);
+    const ns = await raw(api, 'POST', '/api/v1/namespaces/rest/configmaps', { body: { metadata: { name: 'x', namespace: 'other' } } });
+    assert.equal(ns.status, 400);
+    assert.match(ns.json.message, /does not match the namespace/);
+    assert.equal((await raw(api, 'GET', '/api/v1/widgets')).status, 404);
+    assert.equal((await raw(api, 'GET', '/apis/nope.example.com/v1')).status, 404);
+    assert.equal((await raw(api, 'GET', '/api/v1/namespaces/rest/configmaps/x/status')).status, 404, 'configmaps have no status subresource');
+    assert.equal((await raw(api, 'PUT', '/api/v1/namespaces/rest/configmaps', { body: {} })).status, 405);
+    const nameMismatch = await raw(api, 'PUT', '/api/v1/namespaces/default', { body: { metadata: { name: 'other' } } });
+    assert.equal(nameMismatch.status, 400);
+    const labelSel = await raw(api, 'GET', '/api/v1/namespaces/rest/configmaps?labelSelector=a%20b');
+    assert.equal(labelSel.status, 400);
+  });
+});
+
 describe('lab API: create, get, update, delete', () => {
   it('GIVEN a ConfigMap WHEN created THEN uid, creationTimestamp and resourceVersion are set and get returns it', async () => {
     const cm = await core.createNamespacedConfigMap({ namespace: 'rest', body: { metadata: { name: 'c1', labels: { app: 'a' } }, data: { k: 'v' } } });
