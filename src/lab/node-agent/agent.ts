@@ -49,6 +49,12 @@ export function whichOnPath(name: string, path: string): string | undefined {
   return undefined;
 }
 
+/** The agent's PATH plus the standard directories (so keepalived in /usr/sbin is found whatever PATH the lab had). */
+export function containerPath(agentPath: string | undefined): string {
+  const dirs = [...(agentPath ?? '').split(delimiter), ...'/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'.split(':')];
+  return [...new Set(dirs.filter(Boolean))].join(delimiter);
+}
+
 export function kubeconfigFor(cfg: Pick<NodeAgentConfig, 'apiServer' | 'caFile' | 'token' | 'nodeName'>): string {
   return JSON.stringify({
     apiVersion: 'v1',
@@ -275,7 +281,7 @@ export class NodeAgent {
       apiServerPort: this.apiPort,
       bmlbBin: this.cfg.bmlbBin,
       nodeBinary: process.execPath,
-      path: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      path: containerPath(process.env.PATH),
       podDir,
       source,
       resolveCommand: whichOnPath,

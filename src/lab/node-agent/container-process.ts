@@ -2,6 +2,8 @@
  * Starts one container of a pod as a process. With bind mounts, the process gets a private mount
  * namespace (`unshare --mount --propagation slave`) in which a tiny sh script binds each volume
  * directory onto its mountPath and then execs the container's argv, so its PID is the container's.
+ * Each container is its own process group (like a container's cgroup): signals go to the whole
+ * group, and whatever is left of the group when the main process exits is killed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
@@ -44,6 +46,7 @@ export function startContainer(plan: ContainerPlan, logFile: string): StartedCon
       env: plan.env,
       cwd: plan.workingDir || '/',
       stdio: ['ignore', fd, fd],
+      detached: true,
     });
   } finally {
     closeSync(fd);
@@ -54,10 +57,20 @@ export function startContainer(plan: ContainerPlan, logFile: string): StartedCon
     child.on('exit', (code, signal) => {
       if (done) return;
       done = true;
+      if (child.pid) signalContainer(child.pid, 'SIGKILL'); // leftovers of the group, as a container runtime would
       resolve({ code: code ?? (signal ? 128 + (signalNumber(signal)) : 1), signal });
     });
   });
   return { child, pid: child.pid ?? -1, startedAt: new Date(), exited };
+}
+
+/** Signals a container's process group (falls back to the process alone). Never throws. */
+export function signalContainer(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try { process.kill(pid, signal); } catch { /* gone */ }
+  }
 }
 
 function signalNumber(s: NodeJS.Signals): number {

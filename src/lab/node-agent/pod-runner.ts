@@ -5,7 +5,7 @@
  */
 import { mkdir, rename, rm, writeFile, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { startContainer, type StartedContainer } from './container-process.js';
+import { signalContainer, startContainer, type StartedContainer } from './container-process.js';
 import type { ContainerPlan, FileSource, PodPlan, PodPlanContext, VolumePlan } from './pod-plan.js';
 import { renderVolumeFiles } from './pod-plan.js';
 import { runProbe } from './probes.js';
@@ -240,9 +240,9 @@ export class PodRunner {
       s.livenessFailures = ok ? 0 : s.livenessFailures + 1;
       if (s.livenessFailures >= probe.failureThreshold) {
         this.deps.log(`pod ${this.id.key}: container ${s.plan.name} failed its liveness probe ${s.livenessFailures} times; restarting it`);
-        try { process.kill(proc.pid, 'SIGTERM'); } catch { /* gone */ }
+        signalContainer(proc.pid, 'SIGTERM');
         const grace = this.plan.terminationGracePeriodSeconds * 1000;
-        const killer = setTimeout(() => { try { process.kill(proc.pid, 'SIGKILL'); } catch { /* gone */ } }, grace);
+        const killer = setTimeout(() => signalContainer(proc.pid, 'SIGKILL'), grace);
         void proc.exited.finally(() => clearTimeout(killer));
         return;
       }
@@ -261,8 +261,8 @@ export class PodRunner {
       if (s.livenessTimer) clearTimeout(s.livenessTimer);
       const proc = s.proc;
       if (!proc) continue;
-      try { process.kill(proc.pid, 'SIGTERM'); } catch { /* gone */ }
-      const killer = setTimeout(() => { try { process.kill(proc.pid, 'SIGKILL'); } catch { /* gone */ } }, Math.max(0, graceSeconds) * 1000);
+      signalContainer(proc.pid, 'SIGTERM');
+      const killer = setTimeout(() => signalContainer(proc.pid, 'SIGKILL'), Math.max(0, graceSeconds) * 1000);
       waits.push(proc.exited.finally(() => clearTimeout(killer)));
     }
     await Promise.all(waits);

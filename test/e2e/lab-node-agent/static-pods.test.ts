@@ -106,6 +106,26 @@ describe('lab node agent: static pods', () => {
     await waitFor('mirror deleted', async () => !(await bed.kube.rest.find(resourcePath('v1', 'pods', 'kube-system', `web-${bed.nodeName}`))));
   });
 
+  it('GIVEN a container that started a background process WHEN its pod is removed THEN the whole container (process group) is gone', async () => {
+    const bgFile = join(bed.dir, 'bg.pid');
+    await writeFile(join(bed.manifestDir, 'family.yaml'), `apiVersion: v1
+kind: Pod
+metadata: {name: family}
+spec:
+  hostNetwork: true
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: main
+    image: busybox
+    command: ["/bin/sh", "-c", "sleep 601 & echo $! > ${bgFile}; exec sleep 600"]
+`);
+    const main = await waitFor('process', () => childOf(`family-${bed.nodeName}`));
+    const bg = Number(await waitFor('background pid', async () => (await readFile(bgFile, 'utf8').catch(() => '')).trim() || undefined));
+    assert.ok(alive(bg));
+    await rm(join(bed.manifestDir, 'family.yaml'));
+    await waitFor('both gone', () => !alive(main.pid) && !alive(bg), 10_000);
+  });
+
   it('GIVEN a non-hostNetwork manifest WHEN the agent reads it THEN nothing runs and the mirror Pod says why', async () => {
     await writeFile(join(bed.manifestDir, 'bad.yaml'), manifest('bad', join(bed.dir, 'bad.out'), 'x').replace('  hostNetwork: true\n', ''));
     const p = await waitFor('mirror with reason', async () => {
