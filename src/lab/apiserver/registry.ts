@@ -22,6 +22,8 @@ export interface ResourceType {
   verbs: string[];
   /** Virtual (create-only, never stored) resources such as SubjectAccessReview. */
   virtual?: boolean;
+  /** A CRD version's additionalPrinterColumns (for `kubectl get`). */
+  printerColumns?: Array<{ name: string; type: string; jsonPath: string; priority: number; description: string }>;
 }
 
 const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
@@ -89,7 +91,8 @@ export interface CrdLike {
     scope?: string;
     names?: { plural?: string; singular?: string; kind?: string; shortNames?: string[]; categories?: string[] };
     versions?: Array<{ name?: string; served?: boolean; storage?: boolean; subresources?: { status?: unknown; scale?: unknown };
-      selectableFields?: Array<{ jsonPath?: string }> }>;
+      selectableFields?: Array<{ jsonPath?: string }>;
+      additionalPrinterColumns?: Array<{ name?: string; type?: string; jsonPath?: string; priority?: number; description?: string }> }>;
   };
 }
 
@@ -107,6 +110,8 @@ export function typesFromCrd(crd: CrdLike): ResourceType[] {
       subresources: v.subresources?.status !== undefined ? ['status'] : [], builtin: false,
       fieldSelectors: (v.selectableFields ?? []).map((f) => (f.jsonPath ?? '').replace(/^\./, '')).filter(Boolean),
       verbs: ALL_VERBS,
+      printerColumns: (v.additionalPrinterColumns ?? []).filter((c) => c.name && c.jsonPath)
+        .map((c) => ({ name: c.name!, type: c.type ?? 'string', jsonPath: c.jsonPath!, priority: c.priority ?? 0, description: c.description ?? '' })),
     });
   }
   return out;

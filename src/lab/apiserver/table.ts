@@ -95,17 +95,32 @@ const EXTRA: Record<string, Column[]> = {
   'coordination.k8s.io/leases': [{ name: 'Holder', type: 'string', description: 'holder', cell: (o) => String(o2(o.spec).holderIdentity ?? '') }],
 };
 
+/** Reads a simple JSONPath (`.spec.size`, `.status.conditions[0].type`) as a table cell. */
+function jsonPathCell(o: KubeObject, path: string): string | number {
+  let cur: unknown = o;
+  for (const seg of path.replace(/^\./, '').split('.').filter(Boolean)) {
+    const m = /^([^[]*)((?:\[\d+\])*)$/.exec(seg);
+    if (!m) return '';
+    if (m[1]) cur = isObject(cur) ? cur[m[1]] : undefined;
+    for (const idx of m[2]!.matchAll(/\[(\d+)\]/g)) cur = Array.isArray(cur) ? cur[Number(idx[1])] : undefined;
+  }
+  if (cur === undefined || cur === null) return '';
+  if (typeof cur === 'number') return cur;
+  return typeof cur === 'object' ? JSON.stringify(cur) : String(cur);
+}
+
 export function tableFor(t: ResourceType, objects: KubeObject[], resourceVersion: string, includeObject: 'None' | 'Metadata' | 'Object',
   continueToken?: string, withoutColumns = false): object {
   const cols: Column[] = [
     { name: 'Name', type: 'string', format: 'name', description: 'Name must be unique within a namespace.', cell: (o) => o.metadata.name ?? '' },
     ...(EXTRA[`${t.group}/${t.resource}`] ?? []),
+    ...(t.printerColumns ?? []).map((c): Column => ({ name: c.name, type: c.type, description: c.description, priority: c.priority, cell: (o) => jsonPathCell(o, c.jsonPath) })),
     { name: 'Age', type: 'string', description: 'time since creation', cell: age },
   ];
   return {
     kind: 'Table', apiVersion: 'meta.k8s.io/v1',
     metadata: { resourceVersion, ...(continueToken ? { continue: continueToken } : {}) },
-    columnDefinitions: withoutColumns ? null : cols.map(({ name, type, format, description }) => ({ name, type, format: format ?? '', description, priority: 0 })),
+    columnDefinitions: withoutColumns ? null : cols.map(({ name, type, format, description, priority }) => ({ name, type, format: format ?? '', description, priority: priority ?? 0 })),
     rows: objects.map((o) => ({
       cells: cols.map((c) => c.cell(o)),
       ...(includeObject === 'None' ? {} : {

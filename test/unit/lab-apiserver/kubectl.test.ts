@@ -144,6 +144,8 @@ spec:
   - name: v1
     served: true
     storage: true
+    additionalPrinterColumns:
+    - {name: Size, type: integer, jsonPath: .spec.size}
     schema:
       openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
 `)]);
@@ -151,6 +153,7 @@ spec:
     assert.match((await kubectl(['apply', '-f', cr])).stdout, /gizmo.example.com\/g1 created/);
     assert.match((await kubectl(['apply', '-f', cr])).stdout, /gizmo.example.com\/g1 unchanged/);
     assert.equal((await kubectl(['get', 'gz', 'g1', '-o', 'jsonpath={.spec.size}'])).stdout, '1');
+    assert.match((await kubectl(['get', 'gizmos'])).stdout, /^NAME\s+SIZE\s+AGE\ng1\s+1\s+\d+s\n$/);
   });
 
   it('GIVEN objects WHEN `kubectl delete` runs (including a namespace, which it waits for) THEN they are gone', async () => {
