@@ -437,3 +437,20 @@ describe('any valid pool of LB nodes', () => {
     ), { numRuns: 40 });
   });
 });
+
+describe('template hygiene', () => {
+  it('GIVEN the templates directory WHEN listed THEN it holds exactly the templates the renderer compiles', async () => {
+    const { readdirSync } = await import('node:fs');
+    const { bundledTemplatesDir, TEMPLATE_NAMES } = await import('../../../src/render/templates.js');
+    const files = readdirSync(bundledTemplatesDir()).filter((f) => f.endsWith('.hbs')).map((f) => f.slice(0, -4)).sort();
+    assert.deepEqual(files, [...TEMPLATE_NAMES].sort());
+  });
+
+  it('GIVEN every sample WHEN rendered THEN no output contains undefined, null, NaN, [object Object] or an unrendered {{', () => {
+    for (const s of samples()) {
+      const r = renderAll(s.input, templates);
+      const texts = [...r.nodes.flatMap((n) => n.files.map((f) => f.content)), JSON.stringify(r.manifests), r.configMapData];
+      for (const t of texts) assert.doesNotMatch(t, /\bundefined\b|(?<!\/dev\/)\bnull\b|\bNaN\b|\[object Object\]|\{\{/);
+    }
+  });
+});
