@@ -121,10 +121,13 @@ export async function runSpeaker(opts: SpeakerOptions, deps: SpeakerDeps): Promi
   let membershipBusy = false;
   let membershipComplaint = '';
   let peers: string[] = [];
-  /** Until then, a freshly started speaker announces nothing: it has not heard its peers yet and
-   *  would otherwise claim every IP for a moment (one failure timeout after the first join). */
+  /** After membership (re)starts it has heard nobody yet and would claim every IP for a moment.
+   *  Until every LB node is heard or one failure timeout has passed, the plan uses `settleView`
+   *  instead: nobody on a first start (announce nothing), the last live set on a restart (keep
+   *  announcing what we announced). `restartView` is that last live set while the restart runs. */
   let settleUntil = 0;
-  let everJoined = false;
+  let settleView: string[] = [];
+  let restartView: string[] | undefined;
   let selfIp: string | undefined;
   let lbNode = false;
   let failovers = 0;
@@ -279,6 +282,7 @@ export async function runSpeaker(opts: SpeakerOptions, deps: SpeakerDeps): Promi
     membershipBusy = true;
     const old = membership;
     membership = undefined;
+    if (old) restartView = old.live();
     void (async () => {
       try {
         if (old) {
@@ -301,16 +305,16 @@ export async function runSpeaker(opts: SpeakerOptions, deps: SpeakerDeps): Promi
         }
         membership = m;
         membershipParams = params;
-        if (!everJoined) {
-          everJoined = true;
-          settleUntil = Date.now() + params.failureTimeoutMs;
-          setTimeout(schedule, params.failureTimeoutMs + 10).unref();
-        }
+        settleView = restartView ?? [];
+        restartView = undefined;
+        settleUntil = Date.now() + params.failureTimeoutMs;
+        setTimeout(schedule, params.failureTimeoutMs + 10).unref();
         peers = wantPeers;
         membershipComplaint = '';
         m.on('change', () => reconcile()); // fast path: straight from memory, no API round trip
         log(`membership: joined on ${params.bindAddress}:${params.port}, peers ${wantPeers.join(', ') || '(none)'}`);
       } catch (e) {
+        restartView = undefined;
         const c = (e as Error).message;
         if (c !== membershipComplaint) log(`membership: ${c}`);
         membershipComplaint = c;
@@ -350,10 +354,16 @@ export async function runSpeaker(opts: SpeakerOptions, deps: SpeakerDeps): Promi
     ensureMembership();
     if (!config || !announcer) return;
     const services = serviceViews();
-    let liveMembers = membership ? membership.live() : [];
-    if (Date.now() < settleUntil) {
-      const lbNodes = lbNodeNames(config, nodeInformer.list().map(nodeView));
-      if (!lbNodes.every((n) => liveMembers.includes(n))) liveMembers = []; // not settled: heard from not all peers yet
+    let liveMembers: string[];
+    if (!membership) {
+      liveMembers = restartView ?? [];
+    } else {
+      liveMembers = membership.live();
+      if (Date.now() < settleUntil) {
+        const lbNodes = lbNodeNames(config, nodeInformer.list().map(nodeView));
+        if (!lbNodes.every((n) => liveMembers.includes(n))) liveMembers = settleView; // not settled yet
+        else settleUntil = 0;
+      }
     }
     const plan = planAnnouncements({
       config,

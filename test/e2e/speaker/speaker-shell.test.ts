@@ -207,11 +207,21 @@ test('GIVEN a running speaker WHEN the LB node set and then the timers change TH
   await until('lb3 no longer a candidate', () => h.speaker.snapshot().plan?.lbNodes.join(',') === 'lb1,lb2');
   assert.deepEqual(h.announcer.announced(), expectedFor('lb1', ['lb1', 'lb2']));
   await putConfig({ ...baseConfig, speaker: { ...baseConfig.speaker, heartbeatIntervalMs: 100, failureTimeoutMs: 500 } });
+  const mark = h.announcer.log.length;
   const m2 = await until('membership restarted', () => h.memberships[1]);
   assert.equal(m.closed, true);
   assert.equal(m2.opts.heartbeatIntervalMs, 100);
   assert.equal(m2.opts.failureTimeoutMs, 500);
   assert.deepEqual([...m2.opts.peers].sort(), [IP_OF.lb2, IP_OF.lb3]);
+  // The new membership has heard nobody yet: the last live view stays in force meanwhile, so the
+  // node neither drops its IPs nor grabs everyone else's.
+  await sleep(50);
+  assert.deepEqual(h.announcer.announced(), expectedFor('lb1', LB));
+  m2.set(LB);
+  assert.deepEqual(h.announcer.announced(), expectedFor('lb1', LB));
+  // (lb3 is an LB node again, so IPs ranked to it move there; lb1's own share never blinks.)
+  const blinked = h.announcer.log.slice(mark).filter((e) => e.startsWith('-') && expectedFor('lb1', LB).includes(e.slice(1)));
+  assert.deepEqual(blinked, [], 'none of lb1\'s IPs withdrawn across the membership restart');
 });
 
 test('GIVEN a node that is not an LB node WHEN its speaker runs THEN it joins no membership and announces nothing', async (t) => {
