@@ -10,6 +10,7 @@ import type { LabIo } from './lab-io.js';
 import { isAlive } from './lab-io.js';
 import { checkLabName, labPaths } from './lab-layout.js';
 import { readLabState } from './lab-state.js';
+import { withLabLock } from './lab-lock.js';
 import { deleteNamespace, existingLabNamespaces, namespacePids } from './netns/network.js';
 
 export interface LabDownOptions {
@@ -33,6 +34,11 @@ export interface LabDownResult {
 
 export async function labDown(io: LabIo, opts: LabDownOptions): Promise<LabDownResult> {
   checkLabName(opts.name);
+  return withLabLock(io, opts.name, opts.baseDir, () => labDownLocked(io, opts));
+}
+
+/** labDown for a caller that holds the lab's lock already (lab up). */
+export async function labDownLocked(io: LabIo, opts: LabDownOptions): Promise<LabDownResult> {
   const paths = labPaths(opts.name, opts.baseDir);
   const state = readLabState(opts.name, opts.baseDir);
   const namespaces = await existingLabNamespaces(io, opts.name);

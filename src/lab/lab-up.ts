@@ -18,7 +18,8 @@ import {
 } from './lab-files.js';
 import type { LabState, LabStatus, RecordedProcess } from './lab-state.js';
 import { readLabState, statusFromState, writeLabState } from './lab-state.js';
-import { labDown } from './lab-down.js';
+import { labDownLocked } from './lab-down.js';
+import { withLabLock } from './lab-lock.js';
 import { createLabNetwork } from './netns/network.js';
 import { ensureMountPoints, prepareNodeDirs, startNodeHolder } from './netns/node-holder.js';
 import { createLabPki, newToken } from './pki.js';
@@ -106,6 +107,11 @@ async function waitFor<T>(io: LabIo, timeoutMs: number, probe: () => Promise<T |
 }
 
 export async function labUp(io: LabIo, opts: LabUpOptions): Promise<LabUpResult> {
+  planLabLayout(opts); // a bad name or size is a usage error before anything else
+  return withLabLock(io, opts.name, opts.baseDir, () => labUpLocked(io, opts));
+}
+
+async function labUpLocked(io: LabIo, opts: LabUpOptions): Promise<LabUpResult> {
   const t0 = Date.now();
   const timings: Record<string, number> = {};
   let mark = t0;
@@ -129,7 +135,7 @@ export async function labUp(io: LabIo, opts: LabUpOptions): Promise<LabUpResult>
     });
   }
   // A crashed or half-built lab of the same name: clean it first.
-  await labDown(io, { name: opts.name, ...(opts.baseDir ? { baseDir: opts.baseDir } : {}) });
+  await labDownLocked(io, { name: opts.name, ...(opts.baseDir ? { baseDir: opts.baseDir } : {}) });
   lap('cleanup');
 
   const p = layout.paths;
@@ -193,7 +199,7 @@ export async function labUp(io: LabIo, opts: LabUpOptions): Promise<LabUpResult>
     state.error = e instanceof Error ? e.message : String(e);
     save();
     if (!opts.keepOnFailure) {
-      await labDown(io, { name: opts.name, keepLogs: true, ...(opts.baseDir ? { baseDir: opts.baseDir } : {}) });
+      await labDownLocked(io, { name: opts.name, keepLogs: true, ...(opts.baseDir ? { baseDir: opts.baseDir } : {}) });
     }
     if (e instanceof UserError) {
       throw new UserError(e.message, {
