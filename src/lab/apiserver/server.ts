@@ -847,6 +847,9 @@ export class LabApiServer {
     if (preconditions?.resourceVersion !== undefined && preconditions.resourceVersion !== existing.metadata.resourceVersion) {
       throw errors.conflict(t.resource, t.group, name, `Precondition failed: ResourceVersion in precondition: ${String(preconditions.resourceVersion)}, ResourceVersion in object meta: ${existing.metadata.resourceVersion}`);
     }
+    if (storageKey(t) === NS_KEY && ['default', 'kube-system', 'kube-public'].includes(name)) {
+      throw errors.forbidden(`namespaces "${name}" is forbidden: this namespace may not be deleted`, { name, group: '', kind: 'namespaces' });
+    }
     if (!['Background', 'Foreground', 'Orphan'].includes(policy)) throw errors.badRequest(`propagationPolicy "${policy}" is not one of Background, Foreground, Orphan`);
     await this.admit('DELETE', t, existing.metadata.namespace, name, undefined, undefined, existing, ctx);
     if (ctx.dryRun) return { object: existing };

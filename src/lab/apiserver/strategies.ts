@@ -384,6 +384,17 @@ function prepareCrd(o: KubeObject): void {
   };
 }
 
+/** ConfigMaps and Secrets marked `immutable: true` keep their data (and the mark) forever. */
+function checkImmutableData(o: KubeObject, old: KubeObject | undefined): void {
+  if (!old || old.immutable !== true) return;
+  const causes: StatusCause[] = [];
+  if (o.immutable !== true) causes.push(cause('immutable', 'Forbidden: field is immutable when `immutable` is set', 'FieldValueForbidden'));
+  for (const f of ['data', 'binaryData']) {
+    if (canonicalJson(old[f] ?? {}) !== canonicalJson(o[f] ?? {})) causes.push(cause(f, 'Forbidden: field is immutable when `immutable` is set', 'FieldValueForbidden'));
+  }
+  if (causes.length) fail(o, causes);
+}
+
 /** Status written on create for types with a status subresource (other than Nodes, which keep theirs). */
 function initialStatus(type: ResourceType, o: KubeObject): Json | undefined {
   switch (`${type.group}/${type.resource}`) {
@@ -432,7 +443,12 @@ function prepareCommon(type: ResourceType, o: KubeObject, old: KubeObject | unde
     case 'apps/deployments':
     case 'apps/daemonsets':
     case 'apps/replicasets': prepareWorkload(o, old); break;
-    case '/secrets': prepareSecret(o); if (old && old.type !== o.type) fail(o, [cause('type', `Invalid value: "${o.type}": field is immutable`)]); break;
+    case '/secrets':
+      prepareSecret(o);
+      if (old && old.type !== o.type) fail(o, [cause('type', `Invalid value: "${o.type}": field is immutable`)]);
+      checkImmutableData(o, old);
+      break;
+    case '/configmaps': checkImmutableData(o, old); break;
     case 'discovery.k8s.io/endpointslices': prepareEndpointSlice(o); break;
     case 'admissionregistration.k8s.io/validatingwebhookconfigurations':
     case 'admissionregistration.k8s.io/mutatingwebhookconfigurations': prepareWebhookConfig(o); break;

@@ -416,6 +416,22 @@ describe('lab API: deletion, finalizers, garbage collection, namespaces', () => 
     await waitFor('namespace gone', async () => (await core.listNamespace({ fieldSelector: 'metadata.name=doomed' })).items.length === 0 || undefined);
   });
 
+  it('GIVEN the system namespaces WHEN deleted THEN 403: they may not be deleted', async () => {
+    for (const name of ['default', 'kube-system', 'kube-public']) {
+      const st = await rejectsWithStatus(core.deleteNamespace({ name }));
+      assert.equal(st.code, 403);
+      assert.equal(st.message, `namespaces "${name}" is forbidden: this namespace may not be deleted`);
+    }
+  });
+
+  it('GIVEN an immutable ConfigMap WHEN its data is changed THEN 422; WHEN only labels change THEN allowed', async () => {
+    await core.createNamespacedConfigMap({ namespace: 'rest', body: { metadata: { name: 'frozen' }, data: { a: '1' }, immutable: true } });
+    const st = await rejectsWithStatus(core.patchNamespacedConfigMap({ name: 'frozen', namespace: 'rest', body: { data: { a: '2' } } }, merge));
+    assert.equal(st.code, 422);
+    assert.match(st.message, /data: Forbidden: field is immutable when `immutable` is set/);
+    await core.patchNamespacedConfigMap({ name: 'frozen', namespace: 'rest', body: { metadata: { labels: { ok: 'yes' } } } }, merge);
+  });
+
   it('GIVEN objects matching a selector WHEN deletecollection is called THEN only those are deleted', async () => {
     await core.deleteCollectionNamespacedConfigMap({ namespace: 'rest', labelSelector: 'tier=web' });
     const left = await core.listNamespacedConfigMap({ namespace: 'rest', labelSelector: 'sel=yes' });
