@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { labDown } from '../../../src/lab/lab-down.js';
 import { systemLabIo } from '../../../src/lab/lab-io.js';
 import { labStatus } from '../../../src/lab/lab-state.js';
+import { namespacePids } from '../../../src/lab/netns/network.js';
 import type { TestLab } from '../../helpers/lab.js';
 import { startTestLab } from '../../helpers/lab.js';
 import { hostSnapshot, leftovers } from './leftovers.js';
@@ -104,6 +105,13 @@ describe('GIVEN a lab of 1 control-plane and 2 LB nodes brought up without the K
     const ports = await lab.exec('segment', ['ip', '-j', 'link', 'show', 'master', 'br0']);
     const names = (JSON.parse(ports.stdout) as { ifname: string }[]).map((l) => l.ifname).sort();
     assert.deepEqual(names, ['p-admin', 'p-client', 'p-cp1', 'p-lb1', 'p-lb2', 'p-router']);
+  });
+
+  it('THEN the router namespace is on the segment with FRR installed but nothing running', async () => {
+    assert.ok(existsSync('/usr/lib/frr/bgpd'), 'FRR (bgpd) is installed');
+    assert.deepEqual(await namespacePids(systemLabIo, lab.status.namespaces.router), []);
+    const r = await lab.exec('router', ['ping', '-c1', '-W2', '198.51.100.21']);
+    assert.equal(r.code, 0, r.stderr);
   });
 
   it('THEN the host namespace has no lab address, route or link', () => {
