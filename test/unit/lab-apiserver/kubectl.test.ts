@@ -105,6 +105,40 @@ describe('kubectl against the lab API server', () => {
     assert.equal((await core.readNamespacedConfigMap({ name: 'cfg', namespace: 'default' })).data!.mode, 'edited');
   });
 
+  it('GIVEN an admission policy guarding a ConfigMap WHEN `kubectl edit` and `kubectl apply` change it THEN kubectl fails and prints the policy message', async () => {
+    await kubectl(['apply', '-f', await file('guard.yaml', `apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: guard}
+spec:
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [""], apiVersions: [v1], operations: [UPDATE], resources: [configmaps]}
+    objectSelector: {matchLabels: {guarded: "yes"}}
+  validations:
+  - {expression: 'request.userInfo.username == "bmlb-installer"', message: edit the cluster file instead, reason: Forbidden}
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: guard}
+spec: {policyName: guard, validationActions: [Deny]}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: guarded, labels: {guarded: "yes"}}
+data: {mode: generated}
+`)]);
+    const editor = await file('editor-guard.sh', '#!/bin/sh\nsed -i "s/mode: generated/mode: hand-edited/" "$1"\n');
+    await chmod(editor, 0o755);
+    await assert.rejects(kubectl(['edit', 'configmap', 'guarded'], { EDITOR: editor, KUBE_EDITOR: editor }),
+      /ValidatingAdmissionPolicy 'guard' with binding 'guard' denied request: edit the cluster file instead/);
+    const changed = await file('guarded.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: guarded, labels: {guarded: "yes"}}\ndata: {mode: applied}\n');
+    await assert.rejects(kubectl(['apply', '-f', changed]), /Error from server \(Forbidden\).*edit the cluster file instead/s);
+    assert.equal((await core.readNamespacedConfigMap({ name: 'guarded', namespace: 'default' })).data!.mode, 'generated');
+    await kubectl(['delete', 'validatingadmissionpolicybinding', 'guard']);
+    await kubectl(['delete', 'validatingadmissionpolicy', 'guard']);
+    await kubectl(['delete', 'configmap', 'guarded']);
+  });
+
   it('GIVEN a ConfigMap WHEN labelled and unlabelled THEN labels follow and a selector finds it', async () => {
     await kubectl(['label', 'configmap', 'cfg', 'tier=gold']);
     assert.equal((await kubectl(['get', 'cm', '-l', 'tier=gold', '-o', 'name'])).stdout, 'configmap/cfg\n');
