@@ -39,6 +39,9 @@ export default class CheckPreflight extends BmlbCommand<PreflightCommandResult> 
       if (!this.jsonEnabled()) this.log(formatPreflight(result, session.log.dir));
       if (!result.ok) throw preflightFailedError(out, flags.cluster);
       return out;
+    } catch (e) {
+      if (e instanceof UserError && session.log.dir) e.suggestions.push(`Every remote command and its output: ${session.log.dir}`);
+      throw e;
     } finally {
       session.close();
     }
