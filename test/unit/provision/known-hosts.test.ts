@@ -18,6 +18,7 @@ import {
   verifyHostKey,
 } from '../../../src/provision/ssh/known-hosts.js';
 import { hostKeyAlgorithmOrder } from '../../../src/provision/ssh/ssh-connection.js';
+import { HostKeyStore } from '../../../src/provision/ssh/host-key-store.js';
 
 /** A real key made by ssh-keygen, its blob and ssh-keygen's own fingerprint of it. */
 function realKey(type: string): { blob: Buffer; b64: string; type: string; fp: string } {
@@ -91,6 +92,31 @@ describe('known_hosts', () => {
     assert.deepEqual(order.slice(0, 4), ['ecdsa-sha2-nistp256', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']);
     assert.ok(order.includes('ssh-ed25519'));
     assert.equal(new Set(order).size, order.length);
+  });
+
+  it('GIVEN accept-new WHEN two nodes are accepted at once THEN both are recorded once, later lookups know them, and a different key for one is a change', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bmlbt-provision-kh-'));
+    try {
+      const ws = join(dir, 'ws', '.ssh', 'known_hosts');
+      const store = new HostKeyStore({ files: [join(dir, 'absent'), ws], workspaceFile: ws, acceptNew: true });
+      const [d1, d2] = await Promise.all([store.decide('198.51.100.21', 22, ed.blob), store.decide('198.51.100.22', 22, ec.blob)]);
+      assert.deepEqual([d1, d2], [{ accept: true, recorded: true }, { accept: true, recorded: true }]);
+      assert.deepEqual(await store.decide('198.51.100.21', 22, ed.blob), { accept: true, recorded: false });
+      const lines = readFileSync(ws, 'utf8').trim().split('\n').sort();
+      assert.deepEqual(lines, [`198.51.100.21 ssh-ed25519 ${ed.b64}`, `198.51.100.22 ${ec.type} ${ec.b64}`]);
+      const changed = await store.decide('198.51.100.21', 22, ed2.blob);
+      assert.equal(changed.accept, false);
+      assert.equal(!changed.accept && changed.error.code, 'SshHostKeyChanged');
+      assert.equal(readFileSync(ws, 'utf8').trim().split('\n').length, 2, 'nothing recorded for a changed key');
+      // A fresh strict store reads what was recorded.
+      const strict = new HostKeyStore({ files: [ws], workspaceFile: ws, acceptNew: false });
+      assert.deepEqual(await strict.decide('198.51.100.22', 22, ec.blob), { accept: true, recorded: false });
+      const unknown = await strict.decide('198.51.100.23', 22, ed.blob);
+      assert.equal(!unknown.accept && unknown.error.code, 'SshHostKeyUnknown');
+      assert.ok(!unknown.accept && unknown.error.message.includes(ed.fp));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('GIVEN an accepted key WHEN its line is formatted THEN ssh-keygen reads it back with the same fingerprint', () => {

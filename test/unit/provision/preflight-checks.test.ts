@@ -246,6 +246,27 @@ describe('preflight verdicts', () => {
   });
 });
 
+describe('preflight with a separate management network', () => {
+  it('GIVEN SSH on 203.0.113.x (eth0) and k8sIP on 198.51.100.x (eth1) WHEN evaluated THEN eth1 is the LB interface and its subnet is checked', () => {
+    const config = labConfig();
+    config.loadBalancer.nodes = [0, 1, 2].map((i) => ({ address: `203.0.113.2${i + 1}`, k8sIP: `198.51.100.2${i + 1}` }));
+    const nodes = [0, 1, 2].map((i) => {
+      const f = facts(i, { address: `203.0.113.2${i + 1}` });
+      f.interfaces = [
+        { name: 'eth0', mac: `02:00:00:00:01:0${i}`, up: true, addrs: [{ family: 4, local: `203.0.113.2${i + 1}`, prefixlen: 24 }] },
+        { name: 'eth1', mac: MACS[i] ?? '', up: true, addrs: [{ family: 4, local: `198.51.100.2${i + 1}`, prefixlen: 24 }] },
+      ];
+      return { address: f.address, k8sIP: f.k8sIP, facts: f };
+    });
+    const r = evaluatePreflight(
+      evidence({ config, nodes, vipProbes: [{ field: 'controlPlaneVIP', vip: '198.51.100.10', from: '203.0.113.21', outcome: { kind: 'free' } }] }),
+    );
+    assert.equal(r.ok, true, formatPreflight(r));
+    assert.equal(check(r, '203.0.113.22', 'interface').message, '198.51.100.22/24 on eth1');
+    assert.match(check(r, '203.0.113.22', 'l2-subnet').message, /198\.51\.100\.0\/24 on eth1/);
+  });
+});
+
 describe('parsers of node output', () => {
   it('GIVEN `ip -j addr` JSON WHEN parsed THEN interfaces, MACs, state and addresses come out', () => {
     const text = JSON.stringify([
