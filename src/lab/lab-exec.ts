@@ -55,13 +55,13 @@ export function targetArgv(lab: LabTargets, target: LabTarget, argv: string[]): 
 
 /** Run a command to completion inside a lab namespace or node; output collected. */
 export function labExec(lab: LabTargets, target: LabTarget, argv: string[], opts?: RunOptions): Promise<RunResult> {
-  return systemLabIo.run(targetArgv(lab, target, argv), { cwd: '/', ...opts });
+  return systemLabIo.run(targetArgv(lab, target, argv), { cwd: process.cwd(), ...opts });
 }
 
 /** Start a command inside a lab namespace or node; the caller owns the child (and must end it). */
 export function labSpawn(lab: LabTargets, target: LabTarget, argv: string[], opts: SpawnOptions = {}): ChildProcess {
   const [cmd, ...args] = targetArgv(lab, target, argv);
-  return spawn(cmd!, args, { cwd: '/', ...opts });
+  return spawn(cmd!, args, { cwd: process.cwd(), ...opts });
 }
 
 /** Run a command on a lab node (network + mount + UTS namespaces). */
