@@ -2,6 +2,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { startMembership, type Membership, type MembershipOptions } from '../../../src/speaker/membership.js';
 import { encodeMessage } from '../../../src/speaker/membership-message.js';
 
@@ -112,4 +114,49 @@ test('GIVEN a short secret WHEN starting THEN a UserError says how to fix it', a
     startMembership({ nodeName: 'x', bindAddress: '127.0.0.1', port: 0, peers: [], secret: Buffer.from('short'), heartbeatIntervalMs: HB, failureTimeoutMs: FAIL }),
     (e: Error & { code?: string }) => e.code === 'MemberSecretTooShort',
   );
+});
+
+test('GIVEN a member in its own process WHEN it is SIGKILLed THEN the others declare it dead; WHEN restarted THEN it rejoins', async () => {
+  const fixture = fileURLToPath(new URL('./fixtures/member-process.ts', import.meta.url));
+  const children: ChildProcess[] = [];
+  after(() => { for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL'); });
+  const a = await start('proc-a');
+  const b = await start('proc-b');
+  // A free port for the child: bind one, release it.
+  const probe = await start('proc-probe');
+  const port = probe.localPort();
+  await stop(probe);
+  const addrs = [a, b].map((m) => `127.0.0.1:${m.localPort()}`).concat(`127.0.0.1:${port}`);
+  a.setPeers(addrs);
+  b.setPeers(addrs);
+  const spawnMember = async () => {
+    const c = spawn(process.execPath, ['--import', 'tsx', fixture, 'proc-c', String(port), addrs.join(','), secret.toString('hex')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(c);
+    await new Promise<void>((resolve, reject) => {
+      c.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve(); });
+      c.on('exit', (code) => reject(new Error(`member process exited ${code}`)));
+    });
+    return c;
+  };
+  const c1 = await spawnMember();
+  await waitFor('3 live', () => a.live().join() === 'proc-a,proc-b,proc-c' && b.live().join() === 'proc-a,proc-b,proc-c', 5000);
+  c1.kill('SIGKILL');
+  await waitFor('proc-c dead after SIGKILL', () => a.live().join() === 'proc-a,proc-b' && b.live().join() === 'proc-a,proc-b', 2000);
+  const c2 = await spawnMember();
+  await waitFor('proc-c rejoined', () => a.live().join() === 'proc-a,proc-b,proc-c' && b.live().join() === 'proc-a,proc-b,proc-c', 5000);
+  c2.kill('SIGKILL');
+  await stop(a);
+  await stop(b);
+});
+
+test('GIVEN two members on ::1 WHEN started THEN they see each other over IPv6', async () => {
+  const a = await start('v6-a', 0, [], { bindAddress: '::1' });
+  const b = await start('v6-b', 0, [], { bindAddress: '::1' });
+  const addrs = [a, b].map((m) => `[::1]:${m.localPort()}`);
+  a.setPeers(addrs);
+  b.setPeers(addrs);
+  await waitFor('v6 membership', () => a.live().join() === 'v6-a,v6-b' && b.live().join() === 'v6-a,v6-b', 2000);
+  await stop(b);
+  await waitFor('v6-b dead', () => a.live().join() === 'v6-a', 2000);
+  await stop(a);
 });
