@@ -5,7 +5,8 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -34,7 +35,6 @@ export async function createTestCa(dir: string, name = 'ca'): Promise<TestCa> {
   const keyFile = join(dir, `${name}.key`);
   await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', certFile,
     '-days', '1', '-subj', `/CN=bmlb-test-${name}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
-  const { readFile } = await import('node:fs/promises');
   return { certFile, keyFile, pem: await readFile(certFile, 'utf8') };
 }
 
@@ -76,7 +76,7 @@ export interface TestApi {
   dir: string;
   server: RunningApiServer;
   /** Path of a kubeconfig for a static user or for a minted ServiceAccount token (`system:serviceaccount:NS:NAME`). */
-  kubeconfigPath(user: string): Promise<string>;
+  kubeconfigPath(user: string): string;
   kubeConfig(user: string): KubeConfig;
   tokenFor(user: string): string;
   /** Mints a ServiceAccount token (the account must exist) and returns a kubeconfig path for it. */
@@ -123,9 +123,9 @@ export async function startTestApiServer(opts: TestApiOptions = {}): Promise<Tes
       if (!t) throw new Error(`no such test user: ${user}`);
       return t;
     };
-    const kubeconfigPath = async (user: string): Promise<string> => {
+    const kubeconfigPath = (user: string): string => {
       const p = join(dir, `${user.replace(/[^A-Za-z0-9._-]/g, '_')}.kubeconfig`);
-      await writeFile(p, kubeconfigText(running.url, ca.certFile, user, tokenFor(user)), { mode: 0o600 });
+      writeFileSync(p, kubeconfigText(running.url, ca.certFile, user, tokenFor(user)), { mode: 0o600 });
       return p;
     };
     const kubeConfig = (user: string): KubeConfig => {
@@ -145,7 +145,7 @@ export async function startTestApiServer(opts: TestApiOptions = {}): Promise<Tes
         const token = running.mintServiceAccountToken(namespace, name);
         const user = `system:serviceaccount:${namespace}:${name}`;
         minted.set(user, token);
-        return { path: await kubeconfigPath(user), token, kubeConfig: kubeConfig(user) };
+        return { path: kubeconfigPath(user), token, kubeConfig: kubeConfig(user) };
       },
       close: async () => {
         await running.close();
