@@ -41,6 +41,10 @@ const PLURAL: Record<string, string> = {
   ClusterRole: 'clusterroles', ClusterRoleBinding: 'clusterrolebindings', Role: 'roles', RoleBinding: 'rolebindings',
 };
 
+/** Membership heartbeat / failure timeout, ms. BMLB_SPEAKER_E2E_TIMERS=50/250 runs at the product
+ *  defaults (to read the failover figure); the default leaves room for a loaded CI machine. */
+const TIMERS = (process.env.BMLB_SPEAKER_E2E_TIMERS ?? '100/600').split('/').map(Number) as [number, number];
+
 /** The speaker configuration of the lab sample, with an IPv6 pool added and timers a little above
  *  the defaults so a loaded CI machine does not flap the membership. */
 let config: SpeakerConfig;
@@ -122,7 +126,7 @@ before(async () => {
   config = {
     ...derived,
     addressPools: [...derived.addressPools, { name: 'pool-v6', addresses: ['2001:db8:100::200-2001:db8:100::2ff'], avoidBuggyIPs: false, manualAssign: false }],
-    speaker: { ...derived.speaker, heartbeatIntervalMs: 100, failureTimeoutMs: 600 },
+    speaker: { ...derived.speaker, heartbeatIntervalMs: TIMERS[0], failureTimeoutMs: TIMERS[1] },
   };
   assert.deepEqual(config.lbNodes.map((n) => n.k8sIP), LB.map((n) => IP_OF[n]), 'the lab sample\'s LB nodes');
   const facts = Object.fromEntries(cluster.loadBalancer.nodes.map((n) => [n.address, { interface: 'eth0', prefixLength: 24, hostname: n.address }]));

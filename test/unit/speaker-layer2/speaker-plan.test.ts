@@ -163,3 +163,17 @@ test('GIVEN Nodes and EndpointSlices WHEN viewed THEN InternalIPs, LB nodes and 
   ];
   assert.deepEqual(readyEndpointNodes(slices), new Map([['default/web', ['lb1', 'lb2']]]));
 });
+
+test('GIVEN the host\'s interfaces WHEN the one carrying the node\'s InternalIP is looked up THEN it is found by canonical address, never lo', async () => {
+  const { interfaceWithAddress } = await import('../../../src/speaker/speaker.js');
+  const info = (address: string, family: 'IPv4' | 'IPv6') => ({ address, family, netmask: '', mac: '00:00:00:00:00:00', internal: false, cidr: null }) as never;
+  const ifaces = {
+    lo: [info('127.0.0.1', 'IPv4'), info('198.51.100.21', 'IPv4')],
+    eth0: [info('198.51.100.21', 'IPv4'), info('fe80::1%eth0', 'IPv6')],
+    eth1: [info('2001:DB8:100::21', 'IPv6')],
+  };
+  assert.equal(interfaceWithAddress(ifaces, '198.51.100.21'), 'eth0');
+  assert.equal(interfaceWithAddress(ifaces, '2001:db8:100::21'), 'eth1');
+  assert.equal(interfaceWithAddress(ifaces, 'fe80::1'), 'eth0');
+  assert.equal(interfaceWithAddress(ifaces, '198.51.100.99'), undefined);
+});
