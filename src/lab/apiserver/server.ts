@@ -125,7 +125,9 @@ export class LabApiServer {
   constructor(readonly config: ApiServerConfig, private readonly log: (line: string) => void, opts: StartApiServerOptions = {}) {
     this.caPem = opts.caPem;
     this.network = parseNetworkSettings(config);
-    this.store = new ObjectStore(config.watchHistory ?? 2000);
+    // resourceVersions start at the clock (ms), so that after a restart (which loses everything)
+    // clients' remembered versions are older than the new history and they relist on 410.
+    this.store = new ObjectStore(config.watchHistory ?? 2000, Date.now());
     this.authn = new TokenAuthenticator(config.users);
     this.bookmarkMs = (config.bookmarkIntervalSeconds ?? 10) * 1000;
     const namespace = (name: string): KubeObject | undefined => this.store.get(NS_KEY, undefined, name);
@@ -513,6 +515,13 @@ export class LabApiServer {
       const from = Number(rvParam);
       if (!Number.isInteger(from) || from < 0) {
         write('ERROR', errors.badRequest(`invalid resource version "${rvParam}"`).status);
+        res.end();
+        return;
+      }
+      if (from > this.store.currentRv()) {
+        // kube-apiserver would wait and then answer "Too large resource version"; here that only
+        // happens to clients of a previous (restarted) server, so make them relist at once.
+        write('ERROR', errors.gone(`too large resource version: ${from}, current: ${this.store.currentRv()}`).status);
         res.end();
         return;
       }

@@ -80,6 +80,14 @@ describe('lab API: watch', () => {
     assert.match(w.events[0]!.obj.message, /^too old resource version: \d+ \(\d+\)$/);
   });
 
+  it('GIVEN a resourceVersion from the future (a client of a restarted server) WHEN resuming THEN a 410 makes it relist', async () => {
+    const now = Number((await core.listNamespacedConfigMap({ namespace: 'wa' })).metadata!.resourceVersion!);
+    const w = await collect('/api/v1/namespaces/wa/configmaps', { resourceVersion: String(now + 1000) });
+    await w.done;
+    assert.equal(w.events[0]!.type, 'ERROR');
+    assert.equal(w.events[0]!.obj.code, 410);
+  });
+
   it('GIVEN a label selector WHEN an object is relabelled in and out THEN the watch sees ADDED then DELETED', async () => {
     await core.createNamespacedConfigMap({ namespace: 'wa', body: cm('sel', { team: 'red' }) });
     const w = await collect('/api/v1/namespaces/wa/configmaps', { labelSelector: 'team=blue', resourceVersion: (await core.listNamespacedConfigMap({ namespace: 'wa' })).metadata!.resourceVersion! });
