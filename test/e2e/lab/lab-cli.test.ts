@@ -14,7 +14,7 @@ import { leftovers } from './leftovers.js';
 const root = new URL('../../../', import.meta.url).pathname;
 
 function bmlb(args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [`${root}bin/run.js`, ...args], { encoding: 'utf8', timeout: 90_000 });
+  const r = spawnSync(process.execPath, [`${root}bin/run.js`, ...args], { encoding: 'utf8', timeout: 90_000, cwd: root });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -54,6 +54,9 @@ describe('GIVEN the bmlb CLI', () => {
       'root@2001:db8:100::11', 'hostname']);
     assert.equal(ssh.code, 0, ssh.stderr);
     assert.equal(ssh.stdout.trim(), 'cp1');
+    const cli = bmlb(['lab', 'exec', '--name', name, '--', './bin/run.js', 'version', '--json']); // admin keeps the working directory
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(JSON.parse(cli.stdout).bmlb, /^\d+\.\d+\.\d+/);
     const bad = bmlb(['lab', 'exec', '--name', name, '--ns', 'nowhere', '--json', '--', 'true']);
     assert.equal(bad.code, 2);
     assert.equal(JSON.parse(bad.stdout).error.code, 'LabTargetUnknown');
