@@ -44,6 +44,49 @@ function procPath(key: string): string {
   return `/proc/sys/${key.replaceAll('.', '/')}`;
 }
 
+/**
+ * The node's whole apply as one `sh -s` script, in plan order: back up the files about to be
+ * replaced (0700/0600 under the backup dir), then each changed file atomically (temp file in its
+ * directory, chmod, mv), setting the sysctls right after the sysctl file. Prints `STEP <name>`
+ * before each step and `DONE <path>` / `SYSCTLS` after, so a failure names its step and rollback
+ * knows what landed. Stops at the first error (set -e); a half-written temp file is removed.
+ */
+export function applyScript(plan: NodePlan, backupDir: string, sysctls: [string, string][]): string {
+  const say = (text: string): string => `printf '%s\\n' ${shQuote(text)}`;
+  const lines = ['set -e', 't=', `trap 'if [ -n "$t" ]; then rm -f "$t"; fi' EXIT`];
+  const updates = plan.files.filter((f) => f.action === 'update');
+  if (updates.length) {
+    lines.push(say('STEP back up current files'));
+    const cmds = [`umask 077`, `mkdir -p ${shQuote(backupDir)}`];
+    for (const f of updates) {
+      const b = backupPath(backupDir, f.path);
+      cmds.push(`mkdir -p "$(dirname ${shQuote(b)})"`, `cp -p ${shQuote(f.path)} ${shQuote(b)}`);
+    }
+    lines.push(`(${cmds.join('; ')})`);
+  }
+  const setSysctls = (): void => {
+    if (!sysctls.length) return;
+    lines.push(say('STEP set sysctls'));
+    for (const [k, v] of sysctls) lines.push(`echo ${shQuote(v)} > ${procPath(k)}`);
+    lines.push(say('SYSCTLS'));
+  };
+  for (const f of plan.files) {
+    if (f.action !== 'unchanged') {
+      const p = shQuote(f.path);
+      lines.push(
+        say(`STEP write ${f.path}`),
+        `d=$(dirname ${p}); mkdir -p "$d"; t=$(mktemp "$d/.bmlb-tmp.XXXXXX")`,
+        `printf '%s' '${Buffer.from(f.content, 'utf8').toString('base64')}' | base64 -d > "$t"`,
+        `chmod ${f.mode.toString(8).padStart(4, '0')} "$t"; mv -f "$t" ${p}; t=`,
+        say(`DONE ${f.path}`),
+      );
+    }
+    if (f.path === SYSCTL_FILE) setSysctls();
+  }
+  if (!plan.files.some((f) => f.path === SYSCTL_FILE)) setSysctls();
+  return lines.join('\n') + '\n';
+}
+
 export class NodeApplier {
   readonly address: string;
   private readonly shell: NodeShell;
@@ -106,41 +149,42 @@ export class NodeApplier {
 
   async apply(onProgress?: (msg: string) => void): Promise<NodeApplyOutcome> {
     const plan = this.plan ?? (await this.prepare());
-    const updates = plan.files.filter((f) => f.action === 'update');
-    if (updates.length > 0) {
-      await this.step('back up current files', async () => {
-        const cmds = ['set -e', `umask 077`, `mkdir -p ${shQuote(this.backupDir)}`];
-        for (const f of updates) {
-          const b = backupPath(this.backupDir, f.path);
-          cmds.push(`mkdir -p "$(dirname ${shQuote(b)})"`, `cp -p ${shQuote(f.path)} ${shQuote(b)}`);
-        }
-        const r = await this.shell.run(cmds.join('; '), { logAs: `back up ${updates.map((u) => u.path).join(' ')} to ${this.backupDir}` });
-        if (r.code !== 0) throw new NodeStepError(this.address, 'back up current files', r.stderr.trim() || `exit ${r.code}`);
-      });
-    }
-    for (const f of plan.files) {
-      if (f.action !== 'unchanged') {
-        this.writesStarted++;
-        await this.step(`write ${f.path}`, () => this.shell.writeFile(f.path, f.content, f.mode));
-        this.written.push(f.path);
-        onProgress?.(`${f.action === 'create' ? 'created' : 'updated'} ${f.path}`);
-      }
-      if (f.path === SYSCTL_FILE) await this.applySysctls(onProgress);
-    }
-    if (!plan.files.some((f) => f.path === SYSCTL_FILE)) await this.applySysctls(onProgress);
-    return { address: this.address, plan, written: [...this.written], sysctls: [...this.sysctlChanges], ...(updates.length ? { backupDir: this.backupDir } : {}) };
-  }
-
-  private async applySysctls(onProgress?: (msg: string) => void): Promise<void> {
     const todo = Object.entries(this.sysctls).filter(([k, v]) => this.sysctlBefore[k] !== v);
-    if (todo.length === 0) return;
-    await this.step('set sysctls', async () => {
-      this.sysctlsTouched = true;
-      const r = await this.shell.run(todo.map(([k, v]) => `echo ${shQuote(v)} > ${procPath(k)}`).join(' && '), { logAs: `sysctl ${todo.map(([k, v]) => `${k}=${v}`).join(' ')}` });
-      if (r.code !== 0) throw new NodeStepError(this.address, 'set sysctls', r.stderr.trim() || `exit ${r.code}`);
-    });
-    for (const [k, v] of todo) this.sysctlChanges.push({ key: k, from: this.sysctlBefore[k], to: v });
-    onProgress?.(`set ${todo.map(([k, v]) => `${k}=${v}`).join(', ')}`);
+    const script = applyScript(plan, this.backupDir, todo);
+    const updates = plan.files.filter((f) => f.action === 'update');
+    const summary = [
+      ...(updates.length ? [`back up ${updates.map((u) => u.path).join(' ')} to ${this.backupDir}`] : []),
+      ...plan.files.flatMap((f) => (f.action === 'unchanged' ? [] : [`write ${f.path} mode ${f.mode.toString(8).padStart(4, '0')} (sha256 ${f.sha256})`])),
+      ...(todo.length ? [`sysctl ${todo.map(([k, v]) => `${k}=${v}`).join(' ')}`] : []),
+    ];
+    // One round trip per node: the script reports each step before it starts and each file once it is in place.
+    let r;
+    try {
+      r = await this.shell.run('sh -s', { stdin: script, logAs: `apply: ${summary.join('; ')}` });
+    } catch (e) {
+      // The connection failed mid-way: assume every step may have happened (rollback is harmless for the rest).
+      this.writesStarted = plan.files.filter((f) => f.action !== 'unchanged').length;
+      this.sysctlsTouched = todo.length > 0;
+      throw new NodeStepError(this.address, 'apply files', e instanceof Error ? e.message : String(e), e);
+    }
+    let lastStep = 'apply files';
+    for (const line of r.stdout.split('\n')) {
+      if (line.startsWith('STEP ')) {
+        lastStep = line.slice(5);
+        if (lastStep.startsWith('write ')) this.writesStarted++;
+        if (lastStep === 'set sysctls') this.sysctlsTouched = true;
+      } else if (line.startsWith('DONE ')) {
+        const path = line.slice(5);
+        this.written.push(path);
+        const f = plan.files.find((x) => x.path === path);
+        onProgress?.(`${f?.action === 'update' ? 'updated' : 'created'} ${path}`);
+      } else if (line === 'SYSCTLS') {
+        for (const [k, v] of todo) this.sysctlChanges.push({ key: k, from: this.sysctlBefore[k], to: v });
+        onProgress?.(`set ${todo.map(([k, v]) => `${k}=${v}`).join(', ')}`);
+      }
+    }
+    if (r.code !== 0) throw new NodeStepError(this.address, lastStep, r.stderr.trim() || `exit ${r.code}`);
+    return { address: this.address, plan, written: [...this.written], sysctls: [...this.sysctlChanges], ...(updates.length ? { backupDir: this.backupDir } : {}) };
   }
 
   /** Undo whatever apply changed, newest first. Throws NodeStepError if the node cannot be restored. */
