@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { chainAdmission, type Admission, type Operation } from './admission.js';
 import { PolicyAdmission } from './policies.js';
+import { decodeKubernetesProtobuf, PROTOBUF_MEDIA_TYPE } from './protobuf.js';
 import { TokenAuthenticator } from './authn.js';
 import { parseNetworkSettings, type ApiServerConfig, type NetworkSettings } from './config.js';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions } from './discovery.js';
@@ -184,12 +185,47 @@ export class LabApiServer {
       const url = new URL(req.url ?? '/', 'https://lab.invalid');
       const auth = this.authn.authenticate(req.headers.authorization);
       if (!auth.ok && !auth.anonymous) throw errors.unauthorized();
-      const user: UserInfo = auth.ok ? auth.user : { username: 'system:anonymous', groups: ['system:unauthenticated'] };
-      who = user.username;
+      const authenticated: UserInfo = auth.ok ? auth.user : { username: 'system:anonymous', groups: ['system:unauthenticated'] };
+      who = authenticated.username;
+      const user = this.impersonate(authenticated, req);
+      if (user !== authenticated) who = `${authenticated.username}(as ${user.username})`;
       await this.route(req, res, url, user);
     } catch (e) {
       this.sendError(res, e);
     }
+  }
+
+  /**
+   * `Impersonate-User` / `Impersonate-Group` / `Impersonate-Uid` / `Impersonate-Extra-*` (kubectl
+   * --as/--as-group): allowed when the caller may `impersonate` users (serviceaccounts for
+   * `system:serviceaccount:NS:NAME`), groups and uids.
+   */
+  private impersonate(caller: UserInfo, req: IncomingMessage): UserInfo {
+    const name = req.headers['impersonate-user'];
+    const rawGroups = req.headers['impersonate-group'];
+    const groups = rawGroups === undefined ? [] : Array.isArray(rawGroups) ? rawGroups : [rawGroups];
+    const uid = req.headers['impersonate-uid'];
+    const extra: Record<string, string[]> = {};
+    for (const [h, v] of Object.entries(req.headers)) {
+      if (h.startsWith('impersonate-extra-') && v !== undefined) extra[decodeURIComponent(h.slice('impersonate-extra-'.length))] = Array.isArray(v) ? v : [v];
+    }
+    if (typeof name !== 'string' || !name) {
+      if (groups.length || uid || Object.keys(extra).length) throw errors.badRequest('requested impersonation of groups or extra without impersonating a user');
+      return caller;
+    }
+    const check = (a: RequestAttributes): void => {
+      if (!authorize(this.rbacView(), caller, a).allowed) throw errors.forbidden(forbiddenMessage(caller, a));
+    };
+    const sa = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(name);
+    if (sa) check({ kind: 'resource', verb: 'impersonate', group: '', resource: 'serviceaccounts', namespace: sa[1]!, name: sa[2]! });
+    else check({ kind: 'resource', verb: 'impersonate', group: '', resource: 'users', name });
+    for (const g of groups) check({ kind: 'resource', verb: 'impersonate', group: '', resource: 'groups', name: g });
+    if (typeof uid === 'string') check({ kind: 'resource', verb: 'impersonate', group: 'authentication.k8s.io', resource: 'uids', name: uid });
+    for (const [k, vs] of Object.entries(extra)) for (const v of vs) check({ kind: 'resource', verb: 'impersonate', group: 'authentication.k8s.io', resource: 'userextras', subresource: k, name: v });
+    const all = [...groups];
+    if (sa) for (const g of ['system:serviceaccounts', `system:serviceaccounts:${sa[1]}`]) if (!all.includes(g)) all.push(g);
+    if (name !== 'system:anonymous' && !all.includes('system:authenticated')) all.push('system:authenticated');
+    return { username: name, groups: all, ...(typeof uid === 'string' ? { uid } : {}), ...(Object.keys(extra).length ? { extra } : {}) };
   }
 
   private sendError(res: ServerResponse, e: unknown): void {
@@ -390,6 +426,11 @@ export class LabApiServer {
 
   private async readJson(req: IncomingMessage): Promise<JsonObject> {
     const ctype = (req.headers['content-type'] ?? 'application/json').split(';')[0]!.trim();
+    if (ctype === PROTOBUF_MEDIA_TYPE) {
+      const decoded = decodeKubernetesProtobuf(await this.readBody(req));
+      if (!decoded.ok) throw errors.unsupportedMediaType(decoded.reason);
+      return decoded.object as JsonObject;
+    }
     if (!['application/json', 'application/yaml', 'application/apply-patch+yaml', ''].includes(ctype)) {
       throw errors.unsupportedMediaType(`the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`);
     }

@@ -11,7 +11,7 @@ export interface RawResponse {
 }
 
 /** One request with the given user's token (or none). */
-export function raw(api: TestApi, method: string, path: string, opts: { user?: string | null; token?: string; body?: unknown; contentType?: string; accept?: string } = {}):
+export function raw(api: TestApi, method: string, path: string, opts: { user?: string | null; token?: string; body?: unknown; contentType?: string; accept?: string; headers?: Record<string, string | string[]> } = {}):
   Promise<RawResponse> {
   const token = opts.token ?? (opts.user === null ? undefined : api.tokenFor(opts.user ?? 'admin-user'));
   const body = opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
@@ -22,6 +22,7 @@ export function raw(api: TestApi, method: string, path: string, opts: { user?: s
         ...(token ? { Authorization: `Bearer ${token}` } : {}),
         ...(body !== undefined ? { 'Content-Type': opts.contentType ?? 'application/json' } : {}),
         Accept: opts.accept ?? 'application/json',
+        ...(opts.headers ?? {}),
       },
     }, (res) => {
       const chunks: Buffer[] = [];

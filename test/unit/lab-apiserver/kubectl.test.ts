@@ -201,6 +201,24 @@ spec:
     assert.ok(!stdout.includes('namespace/scratch'));
   });
 
+  it('GIVEN kubectl\'s protobuf-speaking subcommands WHEN creating a namespace, ConfigMap, Secret, ServiceAccount and token THEN they work', async () => {
+    await kubectl(['create', 'namespace', 'pb']);
+    await kubectl(['create', 'configmap', 'pb-cm', '-n', 'pb', '--from-literal=a=1', '--from-literal=b=2']);
+    assert.deepEqual((await core.readNamespacedConfigMap({ name: 'pb-cm', namespace: 'pb' })).data, { a: '1', b: '2' });
+    await kubectl(['create', 'secret', 'generic', 'pb-s', '-n', 'pb', '--from-literal=pw=hunter2']);
+    const sec = await core.readNamespacedSecret({ name: 'pb-s', namespace: 'pb' });
+    assert.equal(Buffer.from(sec.data!.pw!, 'base64').toString(), 'hunter2');
+    await kubectl(['create', 'serviceaccount', 'pb-sa', '-n', 'pb']);
+    const token = (await kubectl(['create', 'token', 'pb-sa', '-n', 'pb', '--duration=20m'])).stdout.trim();
+    const sa = await run('kubectl', ['--server', api.url, '--certificate-authority', api.caFile, '--token', token, '--cache-dir', join(api.dir, 'kube-cache'), 'auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}']);
+    assert.equal(sa.stdout, 'system:serviceaccount:pb:pb-sa');
+  });
+
+  it('GIVEN `kubectl auth can-i` with and without --as WHEN asked THEN RBAC answers for the impersonated user', async () => {
+    assert.equal((await kubectl(['auth', 'can-i', 'delete', 'nodes'])).stdout.trim(), 'yes');
+    await assert.rejects(kubectl(['auth', 'can-i', 'delete', 'nodes', '--as=system:serviceaccount:pb:pb-sa']), /no/);
+  });
+
   it('GIVEN a malformed request WHEN kubectl gets an error Status THEN it prints the server\'s message', async () => {
     await assert.rejects(kubectl(['get', 'configmap', 'does-not-exist']), /Error from server \(NotFound\): configmaps "does-not-exist" not found/);
   });

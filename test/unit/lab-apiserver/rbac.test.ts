@@ -169,6 +169,20 @@ describe('RBAC enforced by the lab API server', () => {
     assert.equal((await asPlain(binding, 'rolebindings')).status, 201);
   });
 
+  it('GIVEN impersonation headers WHEN a cluster admin acts as the controller THEN RBAC applies to the controller; a plain user may not impersonate', async () => {
+    const as = { 'Impersonate-User': 'system:serviceaccount:bmlb-system:controller' };
+    const denied = await raw(api, 'PATCH', '/api/v1/namespaces/default/services/web', { headers: as, body: { spec: { externalTrafficPolicy: 'Local' } }, contentType: 'application/merge-patch+json' });
+    assert.equal(denied.status, 403);
+    assert.match(denied.json.message, /User "system:serviceaccount:bmlb-system:controller" cannot patch resource "services"/);
+    assert.equal((await raw(api, 'GET', '/api/v1/services', { headers: as })).status, 200);
+    const who = await raw(api, 'POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', { headers: { ...as, 'Impersonate-Group': 'extra-group' },
+      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' } });
+    assert.deepEqual(who.json.status.userInfo.groups, ['extra-group', 'system:serviceaccounts', 'system:serviceaccounts:bmlb-system', 'system:authenticated']);
+    const plain = await raw(api, 'GET', '/api/v1/services', { user: 'plain', headers: { 'Impersonate-User': 'admin-user' } });
+    assert.equal(plain.status, 403);
+    assert.equal(plain.json.message, 'users "admin-user" is forbidden: User "plain" cannot impersonate resource "users" in API group "" at the cluster scope');
+  });
+
   it('GIVEN a deleted ServiceAccount WHEN its token is used THEN 401', async () => {
     await admin.createNamespacedServiceAccount({ namespace: 'bmlb-system', body: { metadata: { name: 'temp' } } });
     const { token } = await api.serviceAccountKubeconfig('bmlb-system', 'temp');
