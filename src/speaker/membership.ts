@@ -32,8 +32,11 @@ export interface MembershipOptions {
   heartbeatIntervalMs: number;
   failureTimeoutMs: number;
   log?: (line: string) => void;
-  /** Wall clock, ms since epoch; used for message timestamps and liveness ages. */
+  /** Wall clock, ms since epoch, for message timestamps. When given (tests) it also drives liveness
+   *  ages, which otherwise use a monotonic clock. */
   clock?: () => number;
+  /** Monotonic clock (ms) for liveness ages. Default: `clock` when given, else performance.now(). */
+  monotonicClock?: () => number;
   /** Accept message timestamps within this distance of our clock. Default 30 000 ms. */
   maxClockSkewMs?: number;
   /** Override the incarnation (default: derived from the clock at start, so a restart is always newer). */
@@ -143,6 +146,9 @@ export async function startMembership(opts: MembershipOptions): Promise<Membersh
     );
   }
   const clock = opts.clock ?? Date.now;
+  // Liveness ages use a monotonic clock, so a wall-clock step (NTP) can neither kill nor freeze
+  // members; message timestamps use the wall clock (they are compared across nodes).
+  const mono = opts.monotonicClock ?? opts.clock ?? (() => performance.now());
   const log = opts.log ?? (() => {});
   const maxSkew = opts.maxClockSkewMs ?? 30_000;
   const self = opts.nodeName;
@@ -203,8 +209,8 @@ export async function startMembership(opts: MembershipOptions): Promise<Membersh
     const m = d.message;
     if (m.node === self) return undefined; // our own datagram looped back, or a peer list that includes us
     if (m.kind !== 'leave' && left.get(m.node) === m.incarnation) return undefined; // late message from a life that said goodbye
-    const now = clock();
-    const v = checkFreshness(windows.get(m.node), m, now, maxSkew);
+    const v = checkFreshness(windows.get(m.node), m, clock(), maxSkew);
+    const now = mono();
     if (!v.accept) {
       if (v.reason === 'replay' || v.reason === 'staleIncarnation') stats.droppedReplay += 1;
       else stats.droppedStale += 1;
@@ -227,7 +233,7 @@ export async function startMembership(opts: MembershipOptions): Promise<Membersh
     const key = peerKey(rinfo.address, rinfo.port);
     const m = accept(bytes, key);
     const p = peers.get(key);
-    if (m && p) p.lastHeard = clock();
+    if (m && p) p.lastHeard = mono();
   });
   udp.on('error', (e) => log(`membership: UDP error: ${e.message}`));
 
@@ -264,7 +270,7 @@ export async function startMembership(opts: MembershipOptions): Promise<Membersh
   function probe(p: PeerState): void {
     if (p.probing || closed) return;
     p.probing = true;
-    p.lastProbe = clock();
+    p.lastProbe = mono();
     stats.tcpProbes += 1;
     const sock = connect({ host: p.host, port: p.port });
     openSockets.add(sock);
@@ -286,7 +292,7 @@ export async function startMembership(opts: MembershipOptions): Promise<Membersh
       const first = u.frames[0];
       if (!first) return;
       const m = accept(first, `tcp ${p.host}:${p.port}`);
-      if (m) p.lastHeard = clock();
+      if (m) p.lastHeard = mono();
       sock.end();
     });
     sock.on('timeout', () => sock.destroy());
@@ -319,7 +325,7 @@ export async function startMembership(opts: MembershipOptions): Promise<Membersh
       }
       const key = peerKey(parsed.host, parsed.port);
       if (ownKeys.has(key)) continue;
-      next.set(key, peers.get(key) ?? { ...parsed, lastHeard: 0, lastProbe: 0, probing: false });
+      next.set(key, peers.get(key) ?? { ...parsed, lastHeard: -Infinity, lastProbe: -Infinity, probing: false });
     }
     const added = [...next.keys()].filter((k) => !peers.has(k));
     peers.clear();
@@ -329,7 +335,7 @@ export async function startMembership(opts: MembershipOptions): Promise<Membersh
 
   function expire(): void {
     if (closed) return;
-    const now = clock();
+    const now = mono();
     for (const [node, s] of members) {
       if (now - s.lastSeen > opts.failureTimeoutMs) {
         members.delete(node);
@@ -341,7 +347,7 @@ export async function startMembership(opts: MembershipOptions): Promise<Membersh
 
   function tick(): void {
     if (closed) return;
-    const now = clock();
+    const now = mono();
     expire();
     const beat = makeMessage('heartbeat');
     const half = opts.failureTimeoutMs / 2;

@@ -160,3 +160,22 @@ test('GIVEN two members on ::1 WHEN started THEN they see each other over IPv6',
   await waitFor('v6-b dead', () => a.live().join() === 'v6-a', 2000);
   await stop(a);
 });
+
+test('GIVEN one node whose wall clock is 10 s off and then steps back WHEN running THEN membership is unaffected; beyond the skew window THEN its messages are dropped as stale', async () => {
+  let offset = -10_000;
+  const skewed = await start('skew-a', 0, [], { clock: () => Date.now() + offset, monotonicClock: () => performance.now() });
+  const b = await start('skew-b');
+  const addrs = [skewed, b].map((m) => `127.0.0.1:${m.localPort()}`);
+  skewed.setPeers(addrs);
+  b.setPeers(addrs);
+  await waitFor('both live despite 10 s skew', () => skewed.live().join() === 'skew-a,skew-b' && b.live().join() === 'skew-a,skew-b', 2000);
+  offset = -25_000; // an NTP step back: liveness runs on the monotonic clock, nothing flaps
+  await new Promise((r) => setTimeout(r, 4 * FAIL));
+  assert.equal(skewed.live().join(), 'skew-a,skew-b');
+  assert.equal(b.live().join(), 'skew-a,skew-b');
+  offset = -60_000; // now outside the 30 s window: b drops skew-a's messages and declares it dead
+  await waitFor('skew-a dead at b', () => b.live().join() === 'skew-b', 2000);
+  assert.ok(b.stats().droppedStale > 0);
+  await stop(skewed);
+  await stop(b);
+});
