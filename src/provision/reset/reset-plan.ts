@@ -245,8 +245,9 @@ export function planNodeReset(i: NodeInspection, paths: ResetPaths, vip: string,
   for (const m of i.manifests) steps.push(m.bmlb ? { kind: 'remove-manifest', path: m.path } : { kind: 'keep-foreign-manifest', path: m.path });
   const active = staticPodsActive(i, vip, port);
   if (i.manifests.some((m) => m.bmlb) || active.keepalived || active.haproxy || active.vipOn) steps.push({ kind: 'wait-static-pods' });
+  // An empty directory that stays (a mount point on some nodes, like the lab's) is not worth a step.
   const dirsPresent = paths.dirs.filter((d) => i.dirsPresent.includes(d));
-  if (i.entries.length || dirsPresent.length) steps.push({ kind: 'remove-entries', dirs: dirsPresent, entries: i.entries });
+  if (i.entries.length) steps.push({ kind: 'remove-entries', dirs: dirsPresent, entries: i.entries });
   if (i.sysctlFile !== undefined) {
     steps.push({ kind: 'remove-sysctl-file', path: paths.sysctlFile });
     const restores: SysctlRestore[] = [];
