@@ -51,6 +51,21 @@ export interface PlanInput {
   readyEndpointNodes: ReadonlyMap<string, readonly string[]>;
   /** Node names membership reports live (self included when it runs). */
   liveMembers: readonly string[];
+  /**
+   * Optional memo of election results, owned by the caller and passed again on the next call. It
+   * only saves hashing (results are identical with or without it); it is emptied whenever this
+   * node or the live LB-node set differs from the previous call.
+   */
+  memo?: ElectionMemo;
+}
+
+export interface ElectionMemo {
+  signature: string;
+  decisions: Map<string, ElectionDecision>;
+}
+
+export function newElectionMemo(): ElectionMemo {
+  return { signature: '', decisions: new Map() };
 }
 
 export type IpDecision =
@@ -178,12 +193,17 @@ function groupServices(services: readonly ServiceView[]): ServiceView[][] {
   return [...groups.values()];
 }
 
-function compareIps(a: string, b: string): number {
-  const pa = parseIp(a);
-  const pb = parseIp(b);
-  if (!pa || !pb) return a < b ? -1 : a > b ? 1 : 0;
-  if (pa.family !== pb.family) return pa.family - pb.family;
-  return pa.value < pb.value ? -1 : pa.value > pb.value ? 1 : 0;
+/** Sort key: IPv4 before IPv6, then numeric. */
+function ipSortKey(ip: string): bigint {
+  const p = parseIp(ip);
+  if (!p) return -1n;
+  return p.family === 4 ? p.value : (1n << 32n) + p.value;
+}
+
+function sortIps<T>(items: T[], ipOf: (t: T) => string): T[] {
+  const keyed = items.map((t) => ({ t, k: ipSortKey(ipOf(t)) }));
+  keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+  return keyed.map((x) => x.t);
 }
 
 export function planAnnouncements(input: PlanInput): SpeakerPlan {
@@ -191,13 +211,21 @@ export function planAnnouncements(input: PlanInput): SpeakerPlan {
   const lbSet = new Set(lbNodes);
   const selfIsLbNode = lbSet.has(input.self);
   const liveLbNodes = [...new Set(input.liveMembers)].filter((n) => lbSet.has(n)).sort();
+  const memo = input.memo;
+  if (memo) {
+    const signature = `${input.self}|${liveLbNodes.join(',')}`;
+    if (memo.signature !== signature || memo.decisions.size > 4 * input.services.length + 1024) {
+      memo.signature = signature;
+      memo.decisions.clear();
+    }
+  }
   const ranges = poolRanges(input.config);
   const poolOf = (ip: string): string | undefined => {
     const p = parseIp(ip);
     return p ? ranges.find((r) => rangeContains(r.range, p))?.pool : undefined;
   };
 
-  const ips: IpPlan[] = [];
+  let ips: IpPlan[] = [];
   for (const group of groupServices(input.services)) {
     const groupIps = [...new Set(group.flatMap((s) => s.ips))];
     const serviceKeysOf = (ip: string): string[] => group.filter((s) => s.ips.includes(ip)).map((s) => s.key).sort();
@@ -209,9 +237,16 @@ export function planAnnouncements(input: PlanInput): SpeakerPlan {
       ready = [...(sets[0] ?? new Set<string>())].filter((n) => sets.every((set) => set.has(n))).sort();
     }
     const rankIp = group[0]?.ips[0] ?? groupIps[0] ?? '';
-    const election: IpDecision = selfIsLbNode
-      ? decideAnnouncement({ ip: rankIp, self: input.self, liveLbNodes, policy, nodesWithReadyEndpoints: ready })
-      : { announce: false, reason: 'selfNotLbNode' };
+    let election: IpDecision = { announce: false, reason: 'selfNotLbNode' };
+    if (selfIsLbNode) {
+      const key = `${rankIp}|${policy}|${ready.join(',')}`;
+      let d = memo?.decisions.get(key);
+      if (!d) {
+        d = decideAnnouncement({ ip: rankIp, self: input.self, liveLbNodes, policy, nodesWithReadyEndpoints: ready });
+        memo?.decisions.set(key, d);
+      }
+      election = d;
+    }
     for (const ip of groupIps) {
       const pool = poolOf(ip);
       ips.push({
@@ -222,7 +257,7 @@ export function planAnnouncements(input: PlanInput): SpeakerPlan {
       });
     }
   }
-  ips.sort((a, b) => compareIps(a.ip, b.ip));
+  ips = sortIps(ips, (p) => p.ip);
   return {
     selfIsLbNode,
     lbNodes,
@@ -245,7 +280,7 @@ export function diffAnnouncements(current: readonly string[], plan: SpeakerPlan,
   const have = new Set(current);
   const byKey = new Map(services.map((s) => [s.key, s]));
   const changes: AnnouncementChange[] = [];
-  for (const ip of [...have].sort(compareIps)) if (!want.has(ip)) changes.push({ kind: 'withdraw', ip });
+  for (const ip of sortIps([...have], (x) => x)) if (!want.has(ip)) changes.push({ kind: 'withdraw', ip });
   for (const p of plan.ips) {
     if (!p.decision.announce || have.has(p.ip)) continue;
     const previous = p.services.map((k) => byKey.get(k)?.announcingNode).find((n) => n !== undefined && n !== self);

@@ -21,7 +21,7 @@ import type { Membership, MembershipOptions } from './membership.js';
 import { startMetricsServer, type MetricFamily, type MetricsServer, type Sample } from './metrics.js';
 import {
   diffAnnouncements, lbNodeNames, nodeView, planAnnouncements, readyEndpointNodes, serviceView,
-  type ServiceView, type SpeakerPlan,
+  newElectionMemo, type ServiceView, type SpeakerPlan,
 } from './speaker-plan.js';
 
 export interface SpeakerOptions {
@@ -76,6 +76,7 @@ interface MembershipParams {
 }
 
 const ANNOTATION_RETRY_MS = 2000;
+const MIN_RECONCILE_GAP_MS = 25;
 const SECRET_RETRY_MS = 2000;
 const SECRET_REFRESH_MS = 30_000;
 
@@ -137,13 +138,20 @@ export async function runSpeaker(opts: SpeakerOptions, deps: SpeakerDeps): Promi
   const annotationAttempts = new Map<string, number>();
   let scheduled = false;
 
+  const memo = newElectionMemo();
+  let lastReconcileAt = 0;
+  // Informer events are coalesced: at most one re-plan per MIN_RECONCILE_GAP_MS, so a burst of
+  // thousands of watch events costs a few plans, not one each. Membership changes do not wait.
   const schedule = (): void => {
     if (scheduled || stopped) return;
     scheduled = true;
-    setImmediate(() => {
+    const run = (): void => {
       scheduled = false;
       reconcile();
-    });
+    };
+    const wait = lastReconcileAt + MIN_RECONCILE_GAP_MS - Date.now();
+    if (wait > 0) setTimeout(run, wait);
+    else setImmediate(run);
   };
 
   const withKind = <T extends KubernetesObject>(o: T, apiVersion: string, kind: string): T => ({ ...o, apiVersion, kind });
@@ -347,6 +355,14 @@ export async function runSpeaker(opts: SpeakerOptions, deps: SpeakerDeps): Promi
 
   const reconcile = (): void => {
     if (stopped) return;
+    try {
+      reconcileOnce();
+    } finally {
+      lastReconcileAt = Date.now();
+    }
+  };
+
+  const reconcileOnce = (): void => {
     readConfig();
     readSelf();
     lbNode = !!config && nodeInformer.synced && lbNodeNames(config, [...nodeInformer.list()].map(nodeView)).includes(self);
@@ -372,6 +388,7 @@ export async function runSpeaker(opts: SpeakerOptions, deps: SpeakerDeps): Promi
       services,
       readyEndpointNodes: readyEndpointNodes(sliceInformer.list()),
       liveMembers,
+      memo,
     });
     lastPlan = plan;
     const changes = diffAnnouncements(announcer.announced(), plan, services, self);
@@ -394,8 +411,9 @@ export async function runSpeaker(opts: SpeakerOptions, deps: SpeakerDeps): Promi
     }
     // Keep the services' announcing-node annotation on us for what we announce (retried, rate limited).
     const byKey = new Map(services.map((s) => [s.key, s]));
+    const planByIp = new Map(plan.ips.map((p) => [p.ip, p]));
     for (const [ip, keys] of announcedFor) {
-      const p = plan.ips.find((x) => x.ip === ip);
+      const p = planByIp.get(ip);
       announcedFor.set(ip, p?.services ?? keys);
       for (const key of p?.services ?? keys) {
         if (byKey.get(key)?.announcingNode !== self) patchAnnotation(key);

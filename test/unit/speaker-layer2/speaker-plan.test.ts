@@ -177,3 +177,21 @@ test('GIVEN the host\'s interfaces WHEN the one carrying the node\'s InternalIP 
   assert.equal(interfaceWithAddress(ifaces, 'fe80::1'), 'eth0');
   assert.equal(interfaceWithAddress(ifaces, '198.51.100.99'), undefined);
 });
+
+test('GIVEN an election memo carried across plans WHEN live sets, endpoints and Services change THEN every plan equals the plan without it', async () => {
+  const { newElectionMemo } = await import('../../../src/speaker/speaker-plan.js');
+  const memo = newElectionMemo();
+  const services = Array.from({ length: 40 }, (_, i) => svc(`default/s${i}`, [`198.51.100.${200 + (i % 40)}`], i % 5 === 0 ? 'Local' : 'Cluster'));
+  // Consecutive steps share a live set (the memo is reused) or change it (the memo is emptied).
+  const lives = [ALL, ALL, ['lb1', 'lb3'], ['lb1', 'lb3'], ['lb1'], ALL, ALL, ['lb1', 'lb2']];
+  for (const self of ALL) {
+    for (const [step, live] of lives.entries()) {
+      const ready = new Map(services.filter((s) => s.policy === 'Local').map((s, i) => [s.key, [ALL[(i + step) % 3] as string]]));
+      const subset = services.slice(0, 12 + step * 4);
+      const plain = planAnnouncements(input({ services: subset, liveMembers: live, readyEndpointNodes: ready, self }));
+      const memoed = planAnnouncements(input({ services: subset, liveMembers: live, readyEndpointNodes: ready, self, memo }));
+      assert.deepEqual(memoed, plain, `self ${self} step ${step}`);
+    }
+  }
+  assert.ok(memo.decisions.size > 0);
+});
