@@ -7,6 +7,10 @@ import { DEFAULT_INGRESS_SERVICE, startController, type ControllerHandle } from 
 import { startEndpoints } from '../controller/http-endpoints.js';
 import { runLeaderElection } from '../controller/leader-election.js';
 import type { PoolUsage } from '../controller/allocator.js';
+import { type ConfigGuard, startConfigGuard } from '../controller/config-guard.js';
+import { type AdmissionGuard, startAdmissionGuard } from '../controller/webhook/admission-guard.js';
+import { newEventRecorder } from '../kube/event-recorder.js';
+import { PORTS } from '../render/layout.js';
 
 export interface ControllerResult {
   stopped: string;
@@ -34,6 +38,10 @@ export default class Controller extends BmlbCommand<ControllerResult> {
     'leader-elect': Flags.boolean({ description: 'take a Lease before allocating (needed when running more than one replica)', default: false }),
     'lease-name': Flags.string({ description: 'name of the leader Lease', default: 'bmlb-controller' }),
     'lease-duration': Flags.integer({ description: 'leader Lease duration in seconds', default: 15, min: 1 }),
+    'webhook-cert-dir': Flags.string({ description: 'serve the config guard admission webhook with tls.crt/tls.key from this directory (absent = no webhook)', helpValue: 'DIR' }),
+    'webhook-port': Flags.integer({ description: 'port of the admission webhook (0 = pick one)', default: PORTS.controllerWebhook, min: 0, max: 65535 }),
+    'webhook-address': Flags.string({ description: 'address to serve the admission webhook on', default: '0.0.0.0' }),
+    'config-guard': Flags.boolean({ description: 'restore the speaker ConfigMap when it drifts from the applied cluster file', default: true, allowNo: true }),
   };
 
   async run(): Promise<ControllerResult> {
@@ -42,11 +50,21 @@ export default class Controller extends BmlbCommand<ControllerResult> {
     const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
     const identity = `${process.env.POD_NAME ?? hostname()}_${process.pid}`;
     let ctl: ControllerHandle | undefined;
+    let guard: ConfigGuard | undefined;
     let lastUsage: PoolUsage[] = [];
+    // The webhook runs on every replica, before anything else: the API server may call any of them.
+    const webhook: AdmissionGuard | undefined = flags['webhook-cert-dir']
+      ? await startAdmissionGuard({ kube, namespace: flags.namespace, certDir: flags['webhook-cert-dir'], host: flags['webhook-address'], port: flags['webhook-port'], log })
+      : undefined;
     const begin = async () => {
       ctl = await startController({ kube, namespace: flags.namespace, configMap: flags['config-map'], ingressService: flags['ingress-service'], log });
+      if (flags['config-guard']) {
+        guard = await startConfigGuard({ kube, namespace: flags.namespace, configMap: flags['config-map'], recorder: newEventRecorder(kube, 'bmlb-controller', undefined, log), log });
+      }
     };
     const end = async () => {
+      guard?.stop();
+      guard = undefined;
       const c = ctl;
       ctl = undefined;
       if (c) {
@@ -75,7 +93,7 @@ export default class Controller extends BmlbCommand<ControllerResult> {
       port: flags['metrics-port'],
       // A standby replica is ready (it is doing what it should: waiting for the lease).
       ready: () => (ctl ? ctl.ready() : election !== undefined),
-      metrics: () => (ctl ? ctl.metrics() : '') + leaderLine(),
+      metrics: () => (ctl ? ctl.metrics() : '') + (guard?.metrics() ?? '') + (webhook?.metrics() ?? '') + leaderLine(),
     });
     log(`controller: serving /metrics /healthz /readyz on ${flags['metrics-address']}:${ep.port}${election ? ` (leader election as ${identity})` : ''}`);
     const signal = await new Promise<string>((resolve) => {
@@ -86,6 +104,7 @@ export default class Controller extends BmlbCommand<ControllerResult> {
     if (ctl) lastUsage = ctl.usage();
     if (election) await election.stop();
     await end();
+    await webhook?.close();
     await ep.close();
     return { stopped: signal, allocations: lastUsage };
   }

@@ -25,6 +25,7 @@ import type { Session } from '../session.js';
 import { type ApplyAction, type LabelledNode, applyObject, ensureMemberSecret, labelLbNodes, recordApplied, waitWorkloadsReady } from './cluster-objects.js';
 import { rewriteKubeconfigServer, vipServerUrl } from './kubeconfig.js';
 import { NodeApplier, NodeStepError } from './node-applier.js';
+import { guardedManifests, prepareOwnership } from '../update/ownership-install.js';
 import type { FileAction } from './node-plan.js';
 import { sysctlFile } from './node-plan.js';
 
@@ -282,7 +283,12 @@ export const PHASES: Phase[] = [
       for (const o of manifests.filter((m) => m.kind === 'Namespace')) await apply(o);
       ctx.result.memberSecret = await ensureMemberSecret(rest);
       if (ctx.result.memberSecret === 'created') out('membership Secret created');
-      for (const o of manifests.filter((m) => m.kind !== 'Namespace')) await apply(o);
+      // Config ownership: webhook TLS Secret + owner record, then the objects with the admission guards.
+      const own = await prepareOwnership(rest, ctx.config, ctx.opts.now?.() ?? new Date());
+      if (own.tls === 'issued') out(`webhook certificate issued (${own.tlsReason})`);
+      const guarded = guardedManifests(ctx.config, own).manifests;
+      (ctx.rendered as Rendered).manifests = guarded;
+      for (const o of guarded.filter((m) => m.kind !== 'Namespace')) await apply(o);
       ctx.result.objects = objects;
     },
   },
