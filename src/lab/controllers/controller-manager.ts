@@ -33,6 +33,26 @@ export class ControllerManager {
   private created = new Map<string, { pod: V1Pod; at: number }>();
   private deleted = new Map<string, number>();
   private lastStatus = new Map<string, string>();
+  /** Back-off for re-creating pods after failed ones (key: owner uid, or owner uid + node for DaemonSets). */
+  private backoff = new Map<string, { failures: number; until: number }>();
+  private backoffTimer?: NodeJS.Timeout;
+
+  private noteFailure(key: string): void {
+    const b = this.backoff.get(key) ?? { failures: 0, until: 0 };
+    b.failures += 1;
+    b.until = Date.now() + Math.min(60_000, 1000 * 2 ** (b.failures - 1));
+    this.backoff.set(key, b);
+  }
+
+  /** True when creation for this key must wait; schedules a pass for when it may go on. */
+  private backingOff(key: string): boolean {
+    const b = this.backoff.get(key);
+    if (!b || Date.now() >= b.until) return false;
+    if (!this.backoffTimer) {
+      this.backoffTimer = setTimeout(() => { this.backoffTimer = undefined; this.schedule(); }, Math.max(50, b.until - Date.now()));
+    }
+    return true;
+  }
 
   constructor(private readonly kube: Kube, private readonly log: (l: string) => void) {}
 
@@ -60,6 +80,7 @@ export class ControllerManager {
     if (this.timer) clearTimeout(this.timer);
     if (this.resync) clearInterval(this.resync);
     if (this.lifecycle) clearInterval(this.lifecycle);
+    if (this.backoffTimer) clearTimeout(this.backoffTimer);
     for (const i of [this.nodes, this.pods, this.daemonSets, this.deployments, this.services, this.slices, this.leases]) i?.stop();
   }
 
@@ -143,16 +164,28 @@ export class ControllerManager {
     for (const ds of this.daemonSets.list()) {
       if (ds.metadata?.deletionTimestamp) continue;
       const plan = planDaemonSet(ds, nodes, ownedBy(this.currentPods(), ds.metadata?.uid));
-      for (const d of plan.delete) await this.deletePod(d.namespace, d.name, `daemonset ${ds.metadata?.name}: ${d.reason}`);
-      for (const p of plan.create) await this.createPod(p);
+      for (const d of plan.delete) {
+        if (d.reason === 'failed') this.noteFailure(`${ds.metadata?.uid}/${d.nodeName}`);
+        await this.deletePod(d.namespace, d.name, `daemonset ${ds.metadata?.name}: ${d.reason}`);
+      }
+      for (const p of plan.create) {
+        if (this.backingOff(`${ds.metadata?.uid}/${p.spec?.nodeName}`)) continue;
+        await this.createPod(p);
+      }
       await this.writeStatus('apps/v1', 'daemonsets', ds.metadata?.namespace ?? 'default', ds.metadata?.name ?? '', plan.status);
     }
     for (const d of this.deployments.list()) {
       if (d.metadata?.deletionTimestamp) continue;
       const all = this.currentPods();
       const plan = planDeployment(d, nodes, ownedBy(all, d.metadata?.uid), all);
-      for (const x of plan.delete) await this.deletePod(x.namespace, x.name, `deployment ${d.metadata?.name}: ${x.reason}`);
-      for (const p of plan.create) await this.createPod(p);
+      for (const x of plan.delete) {
+        if (x.reason === 'failed') this.noteFailure(`${d.metadata?.uid}`);
+        await this.deletePod(x.namespace, x.name, `deployment ${d.metadata?.name}: ${x.reason}`);
+      }
+      for (const p of plan.create) {
+        if (this.backingOff(`${d.metadata?.uid}`)) break;
+        await this.createPod(p);
+      }
       await this.writeStatus('apps/v1', 'deployments', d.metadata?.namespace ?? 'default', d.metadata?.name ?? '', plan.status);
     }
     const pods = this.pods.list();

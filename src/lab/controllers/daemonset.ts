@@ -4,7 +4,7 @@
  * DaemonSet, the Nodes and its Pods, returns the Pods to create, the Pods to delete and the status.
  */
 import type { V1DaemonSet, V1DaemonSetStatus, V1Node, V1Pod } from '@kubernetes/client-node';
-import { podActive, podFitsNode, podReady, scaledValue, templateHash } from './pod-facts.js';
+import { podActive, podFinished, podFitsNode, podReady, podTerminating, scaledValue, templateHash } from './pod-facts.js';
 
 export const REVISION_LABEL = 'controller-revision-hash';
 export const TEMPLATE_GENERATION_LABEL = 'pod-template-generation';
@@ -12,7 +12,9 @@ export const TEMPLATE_GENERATION_LABEL = 'pod-template-generation';
 export interface PodDeletion {
   name: string;
   namespace: string;
-  reason: 'notScheduledHere' | 'duplicate' | 'outdated';
+  reason: 'notScheduledHere' | 'duplicate' | 'outdated' | 'failed';
+  /** The node the pod was on (for back-off of failed pods). */
+  nodeName?: string;
 }
 
 export interface DaemonSetPlan {
@@ -67,6 +69,10 @@ export function planDaemonSet(ds: V1DaemonSet, nodes: V1Node[], ownedPods: V1Pod
   const create: V1Pod[] = [];
   const del: PodDeletion[] = [];
   const active = ownedPods.filter(podActive);
+  // a failed daemon pod is deleted so a new one can be made (the caller backs off per node)
+  for (const p of ownedPods.filter((x) => podFinished(x) && !podTerminating(x))) {
+    del.push({ name: p.metadata?.name ?? '', namespace, reason: 'failed', nodeName: p.spec?.nodeName });
+  }
   const byNode = new Map<string, V1Pod[]>();
   for (const p of active) {
     const n = p.spec?.nodeName ?? '';

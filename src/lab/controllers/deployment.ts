@@ -6,14 +6,14 @@
  * whose host ports are taken, which is what the scheduler would do for these hostNetwork pods. Pure.
  */
 import type { V1Deployment, V1DeploymentStatus, V1Node, V1Pod } from '@kubernetes/client-node';
-import { hostPorts, nodeReady, podActive, podFitsNode, podReady, scaledValue, templateHash } from './pod-facts.js';
+import { hostPorts, nodeReady, podActive, podFinished, podFitsNode, podReady, podTerminating, scaledValue, templateHash } from './pod-facts.js';
 import type { PodDeletion } from './daemonset.js';
 
 export const POD_TEMPLATE_HASH_LABEL = 'pod-template-hash';
 
 export interface DeploymentPlan {
   create: V1Pod[];
-  delete: (Omit<PodDeletion, 'reason'> & { reason: 'outdated' | 'scaleDown' })[];
+  delete: (Omit<PodDeletion, 'reason'> & { reason: 'outdated' | 'scaleDown' | 'failed' })[];
   /** New pods that fit no node (reported in status as a condition). */
   unschedulable: number;
   status: V1DeploymentStatus;
@@ -57,6 +57,10 @@ export function planDeployment(d: V1Deployment, nodes: V1Node[], ownedPods: V1Po
   const create: V1Pod[] = [];
   const del: DeploymentPlan['delete'] = [];
   const recreate = d.spec?.strategy?.type === 'Recreate';
+  // failed pods are deleted (the lab has no pod garbage collector; the caller backs off re-creation)
+  for (const p of ownedPods.filter((x) => podFinished(x) && !podTerminating(x))) {
+    del.push({ name: p.metadata?.name ?? '', namespace, reason: 'failed', nodeName: p.spec?.nodeName });
+  }
 
   const surplus = [...fresh].sort(byReadiness).slice(0, Math.max(0, fresh.length - replicas));
   for (const p of surplus) del.push({ name: p.metadata?.name ?? '', namespace, reason: 'scaleDown' });

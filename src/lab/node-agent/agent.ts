@@ -11,6 +11,7 @@ import type { V1Pod, V1PodStatus } from '@kubernetes/client-node';
 import type { Kube } from '../../kube/kube-client.js';
 import { isKubeApiError, loadKube, resourcePath } from '../../kube/kube-client.js';
 import { Informer } from '../../kube/informer.js';
+import { newEventRecorder, type EventRecorder } from '../../kube/event-recorder.js';
 import type { NodeAgentConfig } from './config.js';
 import { readManifestDir, staticPod, type Manifest } from './manifest-dir.js';
 import { NodeRegistration } from './node-registration.js';
@@ -76,9 +77,11 @@ export class NodeAgent {
   private statusTimer?: NodeJS.Timeout;
   private pidsTimer?: NodeJS.Timeout;
   private syncing = false;
+  private syncDone: Promise<void> = Promise.resolve();
   private syncAgain = false;
   private stopped = false;
   private proxy?: ServiceProxy;
+  private events?: EventRecorder;
   private controllers?: ControllerManager;
   private caCert = '';
   private pidsSeq = 0;
@@ -109,6 +112,7 @@ export class NodeAgent {
     const kubeconfigPath = join(this.cfg.stateDir, 'kubeconfig');
     await writeFile(kubeconfigPath, kubeconfigFor(this.cfg), { mode: 0o600 });
     this.kube = loadKube({ kubeconfigPath });
+    this.events = newEventRecorder(this.kube, 'kubelet', this.cfg.nodeName, (l) => this.log(l));
     this.caCert = await readFile(this.cfg.caFile, 'utf8');
     await this.writePids();
 
@@ -163,7 +167,7 @@ export class NodeAgent {
     if (this.stopped) return;
     if (this.syncing) { this.syncAgain = true; return; }
     this.syncing = true;
-    void (async () => {
+    this.syncDone = (async () => {
       try {
         do {
           this.syncAgain = false;
@@ -292,6 +296,7 @@ export class NodeAgent {
     if (!result.ok) {
       this.log(`pod ${key} (${pod.metadata?.namespace}/${pod.metadata?.name}) not started: ${result.reason}: ${result.message}`);
       const permanent = result.reason !== 'CreateContainerConfigError';
+      if (source === 'api') void this.events?.record({ ...pod, apiVersion: 'v1', kind: 'Pod' }, 'Warning', result.reason, result.message);
       entry.failed = {
         nodeIP: this.cfg.nodeIP,
         nodeIPv6: this.cfg.nodeIPv6,
@@ -325,6 +330,7 @@ export class NodeAgent {
       },
     );
     entry.runner = runner;
+    if (this.stopped) return; // stop() takes the entry down; nothing was started
     this.log(`pod ${key} (${pod.metadata?.namespace}/${pod.metadata?.name}) starting`);
     await runner.start();
   }
@@ -481,6 +487,7 @@ export class NodeAgent {
     this.registration?.stop();
     this.controllers?.stop();
     await this.proxy?.stop();
+    await this.syncDone; // a pass in flight may still be starting a pod
     await Promise.all([...this.pods.values()].map((e) => e.stopping ?? this.stopEntry(e, 'node agent stopping')));
     if (this.pidsTimer) clearTimeout(this.pidsTimer);
     this.pidsTimer = undefined;

@@ -18,7 +18,8 @@ describe('lab node agent: API pods, lab controllers and Service forwarding', () 
     await bed.kube.rest.create(resourcePath('v1', 'serviceaccounts', NS), { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'echo-sa', namespace: NS } });
     await bed.kube.rest.create(resourcePath('v1', 'configmaps', NS), { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'echo-config', namespace: NS }, data: { greeting: 'hello', 'config.yaml': 'a: 1\n' } });
     await bed.startAgent();
-  }, { timeout: 60_000 });
+    await bed.waitRegistered();
+  }, { timeout: 90_000 });
   after(async () => {
     for (const b of backends) await b.stop().catch(() => undefined);
     await bed?.close();
@@ -63,7 +64,7 @@ describe('lab node agent: API pods, lab controllers and Service forwarding', () 
     const pod = await waitFor('daemonset pod ready', async () => {
       const [p] = await dsPods();
       return p?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? p : undefined;
-    }, 20_000);
+    }, 40_000);
     assert.equal(pod.spec?.nodeName, bed.nodeName);
     assert.equal(pod.metadata?.ownerReferences?.[0]?.kind, 'DaemonSet');
     const written = await waitFor('token file', () => readFile(tokenOut, 'utf8').catch(() => undefined));
@@ -187,6 +188,28 @@ describe('lab node agent: API pods, lab controllers and Service forwarding', () 
     }, 20_000);
   });
 
+  it('GIVEN a DaemonSet whose pod the node cannot run WHEN it fails THEN a Warning Event says why and the controller re-creates it with back-off, not in a loop', async () => {
+    await bed.kube.rest.create(resourcePath('apps/v1', 'daemonsets', NS), {
+      apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'nohost', namespace: NS },
+      spec: {
+        selector: { matchLabels: { app: 'nohost' } },
+        template: { metadata: { labels: { app: 'nohost' } }, spec: { containers: [{ name: 'c', image: 'x', command: ['sleep', '600'] }] } },
+      },
+    });
+    // the agent reports the pod Failed with the reason and records a Warning Event on it
+    const event = await waitFor('a Warning event with the reason', async () => {
+      const events = (await bed.kube.rest.get<{ items: { reason?: string; type?: string; message?: string; involvedObject?: { name?: string } }[] }>(resourcePath('v1', 'events', NS))).items;
+      return events.find((e) => e.reason === 'HostNetworkRequired' && e.involvedObject?.name?.startsWith('nohost-'));
+    }, 20_000);
+    assert.equal(event.type, 'Warning');
+    assert.match(event.message ?? '', /hostNetwork: true/);
+    await new Promise((r) => setTimeout(r, 4000));
+    const log = await bed.agentLog();
+    const created = log.split('\n').filter((l) => /created pod bmlbt-na\/nohost-/.test(l)).length;
+    assert.ok(created >= 2 && created <= 5, `pods created in ~5 s: ${created} (1 s, 2 s, 4 s back-off)`);
+    await bed.kube.rest.delete(resourcePath('apps/v1', 'daemonsets', NS, 'nohost'));
+  });
+
   it('GIVEN a Node whose Lease stopped being renewed WHEN the grace period has passed THEN the lab controllers mark it Ready Unknown; the live node stays Ready', async () => {
     const longAgo = new Date(Date.now() - 120_000).toISOString();
     await bed.kube.rest.create(resourcePath('v1', 'nodes'), { apiVersion: 'v1', kind: 'Node', metadata: { name: 'ghost' } });
@@ -208,8 +231,10 @@ describe('lab node agent: API pods, lab controllers and Service forwarding', () 
     assert.ok(children.length >= 1);
     const tables = await bed.inNode(['nft', 'list', 'tables']);
     assert.match(tables.stdout, /bmlb_lab_proxy/);
-    assert.equal(await bed.stopAgent(), 0);
-    for (const c of children) assert.ok(!alive(c.pid), `pid ${c.pid} (${c.pod}) is gone`);
+    const code = await bed.stopAgent();
+    const tail = (await bed.agentLog()).split('\n').slice(-15).join('\n');
+    assert.equal(code, 0, `agent exit code; log tail:\n${tail}`);
+    for (const c of children) assert.ok(!alive(c.pid), `pid ${c.pid} (${c.pod}) is gone; log tail:\n${tail}`);
     const after = await bed.inNode(['nft', 'list', 'tables']);
     assert.doesNotMatch(after.stdout, /bmlb_lab_proxy/);
   });

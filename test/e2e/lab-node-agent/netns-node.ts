@@ -34,6 +34,8 @@ export interface NetnsNode {
   agent?: ChildProcess;
   startAgent(extra?: Record<string, unknown>): Promise<ChildProcess>;
   stopAgent(): Promise<number | null>;
+  /** Waits until the agent has registered its Node (the agent starts slowly on a busy machine). */
+  waitRegistered(): Promise<void>;
   /** kubectl (in this process's namespace) against the test API server on 127.0.0.1, as bmlb-installer. */
   kubectl(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }>;
   /** Runs argv inside the node's network namespace. */
@@ -49,7 +51,7 @@ export function alive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch { return false; }
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000, stepMs = 200): Promise<T> {
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000, stepMs = 200): Promise<T> {
   const end = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < end) {
@@ -167,6 +169,12 @@ export async function startNetnsNode(tag: string): Promise<NetnsNode> {
         children.push(agent);
         bed.agent = agent;
         return agent;
+      },
+      async waitRegistered() {
+        await waitFor('node registered', async () => {
+          const n = await kube.rest.find<{ status?: { conditions?: { type: string; status: string }[] } }>(`/api/v1/nodes/${nodeName}`);
+          return n?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+        }, 60_000, 300);
       },
       async stopAgent() {
         const a = bed.agent;

@@ -79,6 +79,15 @@ describe('DaemonSet controller core', () => {
     assert.deepEqual(onDelete.delete, []);
   });
 
+  it('GIVEN a daemon pod that failed WHEN planned THEN it is deleted (with its node, for back-off) and a new one is wanted there', () => {
+    const h = templateHash(ds().spec?.template);
+    const failed = podOn('lb1', h, false);
+    failed.status = { phase: 'Failed', reason: 'HostNetworkRequired' };
+    const plan = planDaemonSet(ds(), nodes, [failed, podOn('lb2', h, true), podOn('lb3', h, true)]);
+    assert.deepEqual(plan.delete, [{ name: failed.metadata!.name, namespace: 'bmlb-system', reason: 'failed', nodeName: 'lb1' }]);
+    assert.deepEqual(plan.create.map((p) => p.spec?.nodeName), ['lb1']);
+  });
+
   it('GIVEN a NoSchedule taint WHEN the template does not tolerate it THEN the node is not eligible; with a toleration it is', () => {
     const tainted = node('cp1', { [LB]: 'true' }, true, [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }]);
     assert.equal(podFitsNode(template().spec, tainted).fits, false);
