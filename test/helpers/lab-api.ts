@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,6 +96,9 @@ function kubeconfigText(url: string, caFile: string, user: string, token: string
 
 export async function startTestApiServer(opts: TestApiOptions = {}): Promise<TestApi> {
   const dir = await mkdtemp(join(tmpdir(), 'bmlbt-labapi-'));
+  // Safety net for tests that end without close(): the temp dir goes when the process exits.
+  const removeDir = (): void => rmSync(dir, { recursive: true, force: true });
+  process.once('exit', removeDir);
   let server: RunningApiServer | undefined;
   try {
     const ca = await createTestCa(dir);
@@ -150,11 +153,13 @@ export async function startTestApiServer(opts: TestApiOptions = {}): Promise<Tes
       close: async () => {
         await running.close();
         await rm(dir, { recursive: true, force: true });
+        process.removeListener('exit', removeDir);
       },
     };
   } catch (e) {
     await server?.close().catch(() => {});
     await rm(dir, { recursive: true, force: true });
+    process.removeListener('exit', removeDir);
     throw e;
   }
 }
