@@ -77,6 +77,7 @@ interface MembershipParams {
 
 const ANNOTATION_RETRY_MS = 2000;
 const MIN_RECONCILE_GAP_MS = 25;
+const API_WRITE_CONCURRENCY = 8;
 const SECRET_RETRY_MS = 2000;
 const SECRET_REFRESH_MS = 30_000;
 
@@ -172,7 +173,7 @@ export async function runSpeaker(opts: SpeakerOptions, deps: SpeakerDeps): Promi
     configInvalid = true;
     const msg = `${opts.namespace}/${opts.configMap} key ${NAMES.configKey} is invalid; ${config ? 'keeping the last valid configuration' : 'no valid configuration yet, announcing nothing'}: ${parsed.errors.join('; ')}`;
     log(`config: ${msg}`);
-    if (cm) void recorder.record(withKind(cm, 'v1', 'ConfigMap'), 'Warning', 'ConfigInvalid', `${msg}. Change the cluster file and run \`bmlb update cluster\` instead of editing this ConfigMap.`);
+    if (cm) enqueueWrite(() => recorder.record(withKind(cm, 'v1', 'ConfigMap'), 'Warning', 'ConfigInvalid', `${msg}. Change the cluster file and run \`bmlb update cluster\` instead of editing this ConfigMap.`));
   };
 
   // The Secret is read with GET only (the speaker's Role grants get on that one name, not list or
@@ -343,14 +344,38 @@ export async function runSpeaker(opts: SpeakerOptions, deps: SpeakerDeps): Promi
     return out;
   };
 
+  // API writes (Events, annotations) go through a small queue: a takeover of a thousand IPs must
+  // not open a thousand connections at once. Nothing on the announcing path waits for it.
+  const writeQueue: (() => Promise<unknown>)[] = [];
+  let writesRunning = 0;
+  const pumpWrites = (): void => {
+    while (writesRunning < API_WRITE_CONCURRENCY && writeQueue.length > 0 && !stopped) {
+      const job = writeQueue.shift() as () => Promise<unknown>;
+      writesRunning++;
+      void job().catch(() => {}).finally(() => {
+        writesRunning--;
+        pumpWrites();
+      });
+    }
+  };
+  const enqueueWrite = (job: () => Promise<unknown>): void => {
+    writeQueue.push(job);
+    pumpWrites();
+  };
+  const annotationInFlight = new Set<string>();
+
   const patchAnnotation = (key: string): void => {
     const now = Date.now();
     const last = annotationAttempts.get(key) ?? 0;
-    if (now - last < ANNOTATION_RETRY_MS) return;
-    annotationAttempts.set(key, now);
+    if (annotationInFlight.has(key) || now - last < ANNOTATION_RETRY_MS) return;
+    annotationInFlight.add(key);
     const [ns = 'default', name = ''] = key.split('/');
-    kube.rest.patch(resourcePath('v1', 'services', ns, name), { metadata: { annotations: { [NAMES.announcingNodeAnnotation]: self } } }, 'merge')
-      .catch((e: Error) => log(`annotation on Service ${key} not written (will retry): ${e.message}`));
+    enqueueWrite(() => kube.rest.patch(resourcePath('v1', 'services', ns, name), { metadata: { annotations: { [NAMES.announcingNodeAnnotation]: self } } }, 'merge')
+      .catch((e: Error) => log(`annotation on Service ${key} not written (will retry): ${e.message}`))
+      .finally(() => {
+        annotationInFlight.delete(key);
+        annotationAttempts.set(key, Date.now());
+      }));
   };
 
   const reconcile = (): void => {
@@ -406,7 +431,8 @@ export async function runSpeaker(opts: SpeakerOptions, deps: SpeakerDeps): Promi
       }
       for (const key of c.services) {
         const svc = serviceInformer.get(key);
-        if (svc) void recorder.record(withKind(svc, 'v1', 'Service'), 'Normal', 'nodeAssigned', `announcing from node ${self}: ${c.ip} (layer2, ${announcer.mac})`);
+        const mac = announcer.mac;
+        if (svc) enqueueWrite(() => recorder.record(withKind(svc, 'v1', 'Service'), 'Normal', 'nodeAssigned', `announcing from node ${self}: ${c.ip} (layer2, ${mac})`));
       }
     }
     // Keep the services' announcing-node annotation on us for what we announce (retried, rate limited).
