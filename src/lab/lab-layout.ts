@@ -22,6 +22,8 @@ export const NODE_PRIVATE_DIRS = [
   { mountPoint: '/etc/bmlb', dirName: 'etc-bmlb' },
   { mountPoint: '/var/lib/bmlb', dirName: 'var-lib-bmlb' },
   { mountPoint: '/run', dirName: 'run' },
+  // create cluster persists sysctls in /etc/sysctl.d/60-bmlb.conf: a node's own, never the host's.
+  { mountPoint: '/etc/sysctl.d', dirName: 'etc-sysctl.d' },
 ] as const;
 
 const MAX_CONTROL_PLANE = 9; // .11 … .19
