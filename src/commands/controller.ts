@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { hostname } from 'node:os';
 import { BmlbCommand } from '../commands-base.js';
+import { UserError } from '../errors.js';
 import { loadKube } from '../kube/kube-client.js';
 import { NAMES } from '../config/model.js';
 import { DEFAULT_INGRESS_SERVICE, startController, type ControllerHandle } from '../controller/reconciler.js';
@@ -46,6 +47,13 @@ export default class Controller extends BmlbCommand<ControllerResult> {
 
   async run(): Promise<ControllerResult> {
     const { flags } = await this.parse(Controller);
+    if (!flags.kubeconfig && !process.env.KUBERNETES_SERVICE_HOST) {
+      throw new UserError('not running in a pod (KUBERNETES_SERVICE_HOST is unset) and no --kubeconfig given', {
+        code: 'NotInCluster',
+        exitCode: 2,
+        suggestions: ['Pass --kubeconfig PATH to run the controller outside the cluster.'],
+      });
+    }
     const kube = loadKube(flags.kubeconfig ? { kubeconfigPath: flags.kubeconfig } : { inCluster: true });
     const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
     const identity = `${process.env.POD_NAME ?? hostname()}_${process.pid}`;

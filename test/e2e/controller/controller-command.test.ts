@@ -65,3 +65,14 @@ test('GIVEN the lab API server WHEN `bmlb controller --kubeconfig` runs THEN Ser
   assert.equal(result.stopped, 'SIGTERM');
   assert.deepEqual(result.allocations.map((a) => [a.pool, a.used]), [['pool-a', 1]]);
 });
+
+test('GIVEN no pod environment and no --kubeconfig WHEN `bmlb controller --json` runs THEN it exits 2 with NotInCluster and the fix', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const env = { ...process.env };
+  delete env.KUBERNETES_SERVICE_HOST;
+  const r = spawnSync(process.execPath, [`${root}bin/run.js`, 'controller', '--json'], { cwd: root, env, encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 2, r.stderr);
+  const out = JSON.parse(r.stdout) as { error: { code: string; suggestions: string[] } };
+  assert.equal(out.error.code, 'NotInCluster');
+  assert.match(out.error.suggestions[0]!, /--kubeconfig/);
+});
