@@ -22,9 +22,14 @@ export interface ResourceType {
   verbs: string[];
   /** Virtual (create-only, never stored) resources such as SubjectAccessReview. */
   virtual?: boolean;
+  /** Stored as another type's objects (events.k8s.io Events are core Events), with converters. */
+  storedAs?: { group: string; resource: string; apiVersion: string; toStorage(o: JsonObject): JsonObject; fromStorage(o: JsonObject): JsonObject };
   /** A CRD version's additionalPrinterColumns (for `kubectl get`). */
   printerColumns?: Array<{ name: string; type: string; jsonPath: string; priority: number; description: string }>;
 }
+
+import { eventFromCore, eventToCore } from './event-conversion.js';
+import type { JsonObject } from './patch.js';
 
 const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
 
@@ -53,8 +58,9 @@ export const BUILTIN_TYPES: readonly ResourceType[] = [
   t('', 'v1', 'secrets', 'Secret', true, { fieldSelectors: ['type'] }),
   t('', 'v1', 'events', 'Event', true, { shortNames: ['ev'], fieldSelectors: INVOLVED }),
   t('', 'v1', 'serviceaccounts', 'ServiceAccount', true, { shortNames: ['sa'], subresources: ['token'] }),
-  t('events.k8s.io', 'v1', 'events', 'Event', true, { shortNames: ['ev'],
+  { ...t('events.k8s.io', 'v1', 'events', 'Event', true, { shortNames: ['ev'],
     fieldSelectors: ['regarding.kind', 'regarding.namespace', 'regarding.name', 'regarding.uid', 'regarding.apiVersion', 'reason', 'reportingController', 'type'] }),
+  storedAs: { group: '', resource: 'events', apiVersion: 'v1', toStorage: eventToCore, fromStorage: eventFromCore } },
   t('discovery.k8s.io', 'v1', 'endpointslices', 'EndpointSlice', true, { fieldSelectors: ['addressType'] }),
   t('apps', 'v1', 'daemonsets', 'DaemonSet', true, { shortNames: ['ds'], categories: ALL, subresources: ['status'] }),
   t('apps', 'v1', 'deployments', 'Deployment', true, { shortNames: ['deploy'], categories: ALL, subresources: ['status'] }),
@@ -76,8 +82,13 @@ export const BUILTIN_TYPES: readonly ResourceType[] = [
 ];
 
 /** The store key of a resource: all versions of a group/resource share one storage. */
-export function storageKey(r: Pick<ResourceType, 'group' | 'resource'>): string {
-  return `${r.group}/${r.resource}`;
+export function storageKey(r: Pick<ResourceType, 'group' | 'resource' | 'storedAs'>): string {
+  return r.storedAs ? `${r.storedAs.group}/${r.storedAs.resource}` : `${r.group}/${r.resource}`;
+}
+
+/** The apiVersion objects of a type carry in storage. */
+export function storageApiVersion(r: Pick<ResourceType, 'group' | 'version' | 'storedAs'>): string {
+  return r.storedAs ? r.storedAs.apiVersion : apiVersionOf(r);
 }
 
 export function apiVersionOf(r: Pick<ResourceType, 'group' | 'version'>): string {

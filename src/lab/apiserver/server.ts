@@ -20,7 +20,7 @@ import { apiGroup, apiGroupList, apiResourceList, apiVersions } from './discover
 import { openApiDocument, openApiIndex } from './openapi.js';
 import { canonicalJson, clone, isObject, jsonPatch, mergePatch, strategicMerge, type Json, type JsonObject } from './patch.js';
 import { authorize, bootstrapPolicy, escalationMessage, forbiddenMessage, uncoveredRules, type PolicyRule, type RbacView, type RequestAttributes, type UserInfo } from './rbac.js';
-import { apiVersionOf, ResourceRegistry, storageKey, type CrdLike, type ResourceType } from './registry.js';
+import { apiVersionOf, ResourceRegistry, storageApiVersion, storageKey, type CrdLike, type ResourceType } from './registry.js';
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector, type FieldRequirement, type LabelRequirement } from './selectors.js';
 import { ApiError, errors, successStatus, type StatusBody } from './status.js';
 import { ObjectStore, type Change, type KubeObject } from './store.js';
@@ -390,7 +390,7 @@ export class LabApiServer {
       }
       case 'deletecollection': {
         const sel = this.selectors(r.type, q);
-        const victims = this.store.list(storageKey(r.type), r.namespace).filter((o) => this.selected(sel, o));
+        const victims = this.store.list(storageKey(r.type), r.namespace).filter((o) => this.selected(sel, this.present(r.type, o)));
         for (const v of victims) await this.delete(r.type, v.metadata.namespace, v.metadata.name!, ctx, q.get('propagationPolicy') ?? 'Background', undefined);
         this.send(res, 200, { kind: `${r.type.kind}List`, apiVersion: apiVersionOf(r.type), metadata: { resourceVersion: String(this.store.currentRv()) }, items: victims.map((v) => this.present(r.type, v)) });
         return;
@@ -455,6 +455,7 @@ export class LabApiServer {
 
   /** An object as served at a type's version (custom resources share storage across versions). */
   private present(t: ResourceType, o: KubeObject): KubeObject {
+    if (t.storedAs) return t.storedAs.fromStorage(o) as KubeObject;
     return { ...o, apiVersion: apiVersionOf(t), kind: t.kind };
   }
 
@@ -486,7 +487,7 @@ export class LabApiServer {
 
   private sendList(req: IncomingMessage, res: ServerResponse, r: Route, q: URLSearchParams): void {
     const sel = this.selectors(r.type, q);
-    let items = this.store.list(storageKey(r.type), r.namespace).filter((o) => this.selected(sel, o));
+    let items = this.store.list(storageKey(r.type), r.namespace).filter((o) => this.selected(sel, this.present(r.type, o)));
     const rv = String(this.store.currentRv());
     const limit = Number(q.get('limit') ?? 0);
     const cont = q.get('continue');
@@ -540,8 +541,8 @@ export class LabApiServer {
     };
     const toEvent = (c: Change): { type: string; object: KubeObject } | undefined => {
       if (c.key !== key) return undefined;
-      const now = inScope(c.object) && this.selected(sel, c.object);
-      const before = c.old !== undefined && inScope(c.old) && this.selected(sel, c.old);
+      const now = inScope(c.object) && this.selected(sel, this.present(r.type, c.object));
+      const before = c.old !== undefined && inScope(c.old) && this.selected(sel, this.present(r.type, c.old));
       if (c.type === 'ADDED') return now ? { type: 'ADDED', object: c.object } : undefined;
       if (c.type === 'DELETED') return before ? { type: 'DELETED', object: c.object } : undefined;
       if (now && before) return { type: 'MODIFIED', object: c.object };
@@ -551,7 +552,7 @@ export class LabApiServer {
     };
     let lastRv = this.store.currentRv();
     if (rvParam === '' || rvParam === '0') {
-      for (const o of this.store.list(key, r.namespace)) if (this.selected(sel, o)) write('ADDED', this.present(r.type, o));
+      for (const o of this.store.list(key, r.namespace)) if (this.selected(sel, this.present(r.type, o))) write('ADDED', this.present(r.type, o));
     } else {
       const from = Number(rvParam);
       if (!Number.isInteger(from) || from < 0) {
@@ -622,8 +623,8 @@ export class LabApiServer {
     if (typeof body.kind === 'string' && body.kind !== t.kind) {
       throw errors.badRequest(`the kind in the data (${body.kind}) does not match the expected kind (${t.kind})`);
     }
-    const o = clone(body) as KubeObject;
-    o.apiVersion = apiVersionOf(t);
+    const o = clone(t.storedAs ? t.storedAs.toStorage(body) : body) as KubeObject;
+    o.apiVersion = storageApiVersion(t);
     o.kind = t.kind;
     o.metadata = isObject(o.metadata) ? o.metadata : {};
     const m = o.metadata;
@@ -793,13 +794,13 @@ export class LabApiServer {
       next.spec = { ...(isObject(next.spec) ? next.spec : {}), finalizers: Array.isArray(spec.finalizers) ? spec.finalizers : [] };
     } else {
       if (typeof body.kind === 'string' && body.kind !== t.kind) throw errors.badRequest(`the kind in the data (${body.kind}) does not match the expected kind (${t.kind})`);
-      next = clone(body) as KubeObject;
+      next = clone(t.storedAs ? t.storedAs.toStorage(body) : body) as KubeObject;
       next.metadata = isObject(next.metadata) ? next.metadata : {};
       if (t.subresources.includes('status')) {
         if (existing.status === undefined) delete next.status; else next.status = clone(existing.status);
       }
     }
-    next.apiVersion = apiVersionOf(t);
+    next.apiVersion = storageApiVersion(t);
     next.kind = t.kind;
     const m = next.metadata;
     const em = existing.metadata;

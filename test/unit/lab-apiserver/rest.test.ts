@@ -457,13 +457,26 @@ describe('lab API: other resources', () => {
     assert.match(st.message, /`selector` does not match template `labels`/);
   });
 
-  it('GIVEN core and events.k8s.io Events WHEN created THEN both are listable, core ones by involvedObject field selectors', async () => {
+  it('GIVEN core and events.k8s.io Events WHEN written through either API THEN they are one object, readable and selectable through both', async () => {
     await core.createNamespacedEvent({ namespace: 'rest', body: { metadata: { name: 'ev1' }, involvedObject: { kind: 'Service', name: 'lb', namespace: 'rest' }, reason: 'Announcing', message: 'from lb1', type: 'Normal' } });
     const l = await core.listNamespacedEvent({ namespace: 'rest', fieldSelector: 'involvedObject.kind=Service,involvedObject.name=lb,type=Normal' });
     assert.equal(l.items.length, 1);
     const r = await raw(api, 'POST', '/apis/events.k8s.io/v1/namespaces/rest/events', { body: { apiVersion: 'events.k8s.io/v1', kind: 'Event', metadata: { name: 'ev2' },
       regarding: { kind: 'Service', name: 'lb', namespace: 'rest' }, reason: 'X', note: 'n', type: 'Warning', action: 'A', reportingController: 'bmlb', reportingInstance: 'i', eventTime: '2026-01-01T00:00:00.000000Z' } });
     assert.equal(r.status, 201);
+    assert.equal(r.json.note, 'n');
+    const asCore = await core.readNamespacedEvent({ name: 'ev2', namespace: 'rest' });
+    assert.equal(asCore.message, 'n');
+    assert.equal(asCore.involvedObject.name, 'lb');
+    assert.equal(asCore.reportingComponent, 'bmlb');
+    assert.equal(asCore.source!.component, 'bmlb');
+    const coreList = await core.listNamespacedEvent({ namespace: 'rest', fieldSelector: 'involvedObject.name=lb,type=Warning' });
+    assert.deepEqual(coreList.items.map((e) => e.metadata.name), ['ev2']);
+    const newList = await raw(api, 'GET', '/apis/events.k8s.io/v1/namespaces/rest/events?fieldSelector=regarding.name%3Dlb');
+    assert.deepEqual(newList.json.items.map((e: { metadata: { name: string }; note: string; regarding: { kind: string } }) => `${e.metadata.name} ${e.note} ${e.regarding.kind}`), ['ev1 from lb1 Service', 'ev2 n Service']);
+    const patched = await raw(api, 'PATCH', '/apis/events.k8s.io/v1/namespaces/rest/events/ev1', { body: { note: 'changed' }, contentType: 'application/merge-patch+json' });
+    assert.equal(patched.json.note, 'changed');
+    assert.equal((await core.readNamespacedEvent({ name: 'ev1', namespace: 'rest' })).message, 'changed');
   });
 
   it('GIVEN a CustomResourceDefinition WHEN created THEN its resource is served generically with discovery, CRUD and status', async () => {
