@@ -339,7 +339,7 @@ export async function startMembership(opts: MembershipOptions): Promise<Membersh
     for (const [node, s] of members) {
       if (now - s.lastSeen > opts.failureTimeoutMs) {
         members.delete(node);
-        log(`membership: ${node} silent for ${now - s.lastSeen} ms, declared dead`);
+        log(`membership: ${node} silent for ${Math.round(now - s.lastSeen)} ms, declared dead`);
       }
     }
     emitIfChanged();
