@@ -3,7 +3,10 @@
  * that must be touched, and which Service IPs the new configuration would no longer allow.
  */
 import type { V1Service } from '@kubernetes/client-node';
-import type { ClusterConfig } from '../../config/model.js';
+import type { AddressPool, ClusterConfig } from '../../config/model.js';
+import { parseIp } from '../../net/address.js';
+import { parsePoolEntry, rangeContains } from '../../net/range.js';
+import type { ServiceRequest } from '../../controller/allocator.js';
 import type { FieldChange, UpdateDiff } from '../../config/update-diff.js';
 import { Allocator } from '../../controller/allocator.js';
 import { isManagedService, serviceKey, statusIPs, toServiceRequest } from '../../controller/service-request.js';
@@ -84,6 +87,42 @@ export function invalidatedAllocations(services: V1Service[], applied: ClusterCo
     const now = after.assign(r.request, ips);
     if (was.ok && !now.ok) out.push({ service: serviceKey(s), ips, reason: now.message });
     else if (was.ok && now.ok && now.changed) out.push({ service: serviceKey(s), ips, reason: `would move to ${now.ips.join(', ')}` });
+    else if (was.ok) {
+      // The allocator keeps a live IP; say when the new pool rules would no longer hand it out.
+      const broken = ruleBreaks(r.request, ips, applied, desired);
+      if (broken) out.push({ service: serviceKey(s), ips, reason: broken });
+    }
   }
   return out;
+}
+
+function poolHolding(c: ClusterConfig, ip: string): AddressPool | undefined {
+  const p = parseIp(ip);
+  if (!p) return undefined;
+  return c.loadBalancer.addressPools.find((pool) => pool.addresses.some((a) => {
+    const r = parsePoolEntry(a);
+    return r.ok && rangeContains(r.range, p);
+  }));
+}
+
+function isBuggyV4(ip: string): boolean {
+  const p = parseIp(ip);
+  return p?.family === 4 && ((p.value & 0xffn) === 0n || (p.value & 0xffn) === 255n);
+}
+
+/** Why the desired pool rules (not the applied ones) would refuse these live IPs to this Service. */
+function ruleBreaks(req: ServiceRequest, ips: string[], applied: ClusterConfig, desired: ClusterConfig): string | undefined {
+  for (const ip of ips) {
+    const was = poolHolding(applied, ip);
+    const now = poolHolding(desired, ip);
+    if (!was || !now) continue;
+    if (now.avoidBuggyIPs && !was.avoidBuggyIPs && isBuggyV4(ip)) {
+      return `pool ${now.name} now avoids .0/.255 addresses; the Service keeps ${ip} (recreate the Service to move it)`;
+    }
+    const asked = req.requestedIPs.includes(ip) || req.requestedPool === now.name;
+    if (now.manualAssign && !was.manualAssign && !asked) {
+      return `pool ${now.name} is now manualAssign; the Service keeps ${ip}, which it did not request (request it with the address-pool annotation to keep it explicitly)`;
+    }
+  }
+  return undefined;
 }
