@@ -144,6 +144,30 @@ describe('lab node agent: API pods, lab controllers and Service forwarding', () 
     await waitFor('served again', async () => (await bed.inClient(['curl', '-s', '-m', '2', 'http://198.51.100.200/']).catch(() => ({ stdout: '' }))).stdout.includes(bed.nodeName), 10_000, 300);
   });
 
+  it('GIVEN an IPv6 LoadBalancer ingress and an IPv6 backend WHEN the client connects over IPv6 THEN ip6 DNAT reaches the backend', async () => {
+    await bed.inNode(['ip', '-6', 'addr', 'add', '2001:db8:100::50/64', 'dev', 'eth0', 'nodad']);
+    await bed.inClient(['ip', '-6', 'addr', 'add', '2001:db8:100::60/64', 'dev', 'eth0', 'nodad']);
+    await bed.inNode(['sysctl', '-q', '-w', 'net.ipv6.conf.all.forwarding=1']);
+    await bed.inClient(['ip', '-6', 'route', 'add', '2001:db8:100::200/128', 'via', '2001:db8:100::50']);
+    await bed.kube.rest.create(resourcePath('v1', 'services', NS), {
+      apiVersion: 'v1', kind: 'Service', metadata: { name: 'web6', namespace: NS },
+      spec: { type: 'LoadBalancer', ipFamilyPolicy: 'SingleStack', ipFamilies: ['IPv6'], ports: [{ name: 'http', port: 80, targetPort: 8086 }] },
+    });
+    await bed.kube.rest.patch(resourcePath('v1', 'services', NS, 'web6', 'status'), { status: { loadBalancer: { ingress: [{ ip: '2001:db8:100::200' }] } } }, 'merge');
+    backends.push(await startBackend({
+      spawn: (argv) => bed.spawnInNode(argv),
+      kubectl: (args, input) => bed.kubectl(args, input),
+      node: { name: bed.nodeName, address: '2001:db8:100::50' },
+      port: 8086,
+      service: { namespace: NS, name: 'web6', portName: 'http' },
+    }));
+    const res = await waitFor('client reaches the IPv6 Service IP', async () => {
+      const r = await bed.inClient(['curl', '-s', '-m', '2', '-D', '-', 'http://[2001:db8:100::200]/']).catch(() => undefined);
+      return r?.stdout.includes(bed.nodeName) ? r.stdout : undefined;
+    }, 20_000, 300);
+    assert.match(res, /x-client-address: 2001:db8:100::60/);
+  });
+
   it('GIVEN the DaemonSet WHEN its template changes THEN the pod is replaced by one with the new revision', async () => {
     const [old] = await dsPods();
     assert.ok(old);

@@ -101,7 +101,7 @@ export async function startNetnsNode(tag: string): Promise<NetnsNode> {
   };
 
   try {
-    api = await startTestApiServer();
+    api = await startTestApiServer({ serviceCIDR: '203.0.113.0/24,2001:db8:203::/112' });
     const apiUrl = new URL(api.url);
     relay = net.createServer((c) => {
       const up = net.connect(Number(apiUrl.port), '127.0.0.1');
