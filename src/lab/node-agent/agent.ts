@@ -102,6 +102,14 @@ export class NodeAgent {
     else process.stderr.write(text);
   }
 
+  private lastLogged = new Map<string, string>();
+  /** Logs a line for `key` only when it differs from the last one (retry loops stay quiet). */
+  private logChanged(key: string, line: string): void {
+    if (this.lastLogged.get(key) === line) return;
+    this.lastLogged.set(key, line);
+    this.log(line);
+  }
+
   get podDirRoot(): string { return join(this.cfg.stateDir, 'pods'); }
   get logDir(): string { return join(this.cfg.stateDir, 'logs'); }
 
@@ -406,7 +414,7 @@ export class NodeAgent {
           entry.lastStatus = fingerprint;
         } catch (e) {
           if (isKubeApiError(e, 404)) entry.mirrorOk = false;
-          else this.log(`status of pod ${entry.pod.metadata?.namespace}/${entry.pod.metadata?.name}: ${(e as Error).message}`);
+          else this.logChanged(`status ${entry.key}`, `status of pod ${entry.pod.metadata?.namespace}/${entry.pod.metadata?.name}: ${(e as Error).message}`);
         }
       }
     } finally {
@@ -442,7 +450,7 @@ export class NodeAgent {
       entry.mirrorOk = true;
       return true;
     } catch (e) {
-      this.log(`mirror pod ${pod.metadata?.namespace}/${pod.metadata?.name}: ${(e as Error).message}`);
+      this.logChanged(`mirror ${entry.key}`, `mirror pod ${pod.metadata?.namespace}/${pod.metadata?.name}: ${(e as Error).message} (retrying every second)`);
       return false;
     }
   }
