@@ -79,7 +79,8 @@ async function trial(lab: TestLab, probe: Probe, who: Who): Promise<Trial> {
   while (Date.now() - w0 < 3000) {
     const w = (await who()).join(',');
     if (w && w !== last) {
-      moves++;
+      // Not recovered: the first announcer seen after the return is where it ends, not a move.
+      if (last) moves++;
       last = w;
     }
     await sleep(200);
