@@ -312,3 +312,20 @@ test('GIVEN the killed speaker restarts WHEN it rejoins THEN the deterministic r
   assert.deepEqual([...new Set(arpingReplies(seg, 'c', WEB_IP, 2))], [macs[w]]);
   await until('members 3', () => (metrics(second()).get('bmlb_speaker_members') === 3 ? true : undefined));
 });
+
+test('GIVEN the announcing speaker is stopped with SIGTERM WHEN it leaves gracefully THEN it exits 0 and the next node takes over at once', async () => {
+  const w = winner();
+  const s = second();
+  const child = speakers.get(w);
+  assert.ok(child?.pid);
+  seg.exec('c', ['ip', 'neigh', 'replace', WEB_IP, 'lladdr', macs[w] as string, 'nud', 'stale', 'dev', 'eth0']);
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const t0 = Date.now();
+  process.kill(child.pid, 'SIGTERM');
+  await until('client learns the new MAC', () => (neigh('c', WEB_IP) === macs[s] ? true : undefined), 5000, 20);
+  const elapsed = Date.now() - t0;
+  process.stdout.write(`# graceful stop: client neighbour entry moved ${w} -> ${s} in ${elapsed} ms\n`);
+  assert.ok(elapsed < 2000, `took ${elapsed} ms`);
+  assert.equal(await exited, 0, speakerLogs.get(w)?.());
+  assert.match(speakerLogs.get(w)?.() ?? '', /SIGTERM: withdrawing \d+ IPs and leaving the membership/);
+});
