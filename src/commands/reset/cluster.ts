@@ -66,7 +66,8 @@ export default class ResetCluster extends BmlbCommand<ResetClusterResult> {
       const o = result.clusterObjects;
       if (o) this.log(`cluster: ${o.deleted.length} object(s) deleted, ${o.unlabelled.length} node label(s) removed`);
       this.log(`control-plane VIP ${result.controlPlaneVIP.address}:${result.controlPlaneVIP.port}: ${result.controlPlaneVIP.answering ? 'STILL ANSWERS' : 'silent'}`);
-      this.log(result.changed ? '' : 'Nothing to do: bmlb was not installed (or already reset).');
+      if (!result.changed) this.log('Nothing to do: bmlb was not installed here (or was already reset).');
+      else if (result.clean) this.log(`Cluster ${result.cluster} no longer has bmlb's load balancer.`);
     }
     if (!result.clean) {
       throw new UserError(`reset of cluster ${config.name} is incomplete: ${result.problems.join('; ')}`, {

@@ -174,7 +174,9 @@ describe('status and reset cluster in the lab (e2e)', { timeout: 300_000 }, () =
 
   it('GIVEN a created cluster WHEN reset --force runs THEN nodes, cluster and network carry nothing of bmlb', async () => {
     const before = await holders();
+    const t0 = Date.now();
     const r = await bmlb(['reset/cluster', '-c', clusterFile, '--force', '--wait-timeout', '60']);
+    process.stdout.write(`# reset cluster (CLI from sources, tsx start included) took ${Date.now() - t0} ms; static pods stopped after ${r.json.nodes?.map((n: any) => n.waitedMs).join('/')} ms\n`);
     assert.equal(r.code, 0, JSON.stringify(r.json, null, 1) + r.stderr);
     const res = r.json;
     assert.equal(res.clean, true);
@@ -244,7 +246,9 @@ describe('status and reset cluster in the lab (e2e)', { timeout: 300_000 }, () =
   });
 
   it('GIVEN a reset cluster WHEN reset runs again THEN it succeeds and has nothing to do', async () => {
+    const t0 = Date.now();
     const r = await bmlb(['reset/cluster', '-c', clusterFile, '--force']);
+    process.stdout.write(`# second reset took ${Date.now() - t0} ms\n`);
     assert.equal(r.code, 0, JSON.stringify(r.json, null, 1));
     assert.equal(r.json.changed, false);
     assert.equal(r.json.clean, true);
@@ -253,5 +257,18 @@ describe('status and reset cluster in the lab (e2e)', { timeout: 300_000 }, () =
     assert.deepEqual(r.json.clusterObjects.deleted, []);
     assert.equal(r.json.clusterObjects.namespace, 'absent');
   });
-});
 
+  it('GIVEN lb3\'s sshd is stopped WHEN reset runs THEN lb3 is reported with the connect error, the other nodes are still handled, and it exits 1', async () => {
+    const sshd = env.lab.status.processes.find((p) => p.what === 'sshd lb3');
+    assert.ok(sshd, 'the lab recorded lb3\'s sshd');
+    process.kill(sshd.pid, 'SIGTERM');
+    const r = await bmlb(['reset/cluster', '-c', clusterFile, '--force']);
+    assert.equal(r.code, 1, JSON.stringify(r.json));
+    assert.equal(r.json.error.code, 'ResetIncomplete');
+    assert.match(r.json.error.message, /LB node 198\.51\.100\.23: connect: .*ECONNREFUSED/);
+    const nodes = r.json.error.data.nodes;
+    assert.deepEqual(nodes.map((n: any) => [n.address, n.outcome]), [['198.51.100.21', 'nothing-to-do'], ['198.51.100.22', 'nothing-to-do'], ['198.51.100.23', 'failed']]);
+    assert.equal(nodes[2].error.step, 'connect');
+    assert.equal(r.json.error.data.api.reached, true, 'the cluster part still ran');
+  });
+});
