@@ -176,6 +176,9 @@ const stories: Story[] = [
     config: lab, when: svc('default/a'), current: ['198.51.100.241'], then: ok(['198.51.100.241'], 'pool-2') },
   { name: 'GIVEN a live Service in pool-1 WHEN its pool annotation now names pool-2 THEN it moves to pool-2 (explicit request)',
     config: lab, when: svc('default/a', { requestedPool: 'pool-2' }), current: ['198.51.100.230'], then: ok(['198.51.100.240'], 'pool-2') },
+  { name: 'GIVEN two Services whose status both claim .201 (conflict) WHEN restored in age order THEN the older keeps it and the newer is reported, not moved',
+    config: lab, given: [{ req: svc('default/older'), current: ['198.51.100.201'] }], when: svc('default/newer'), current: ['198.51.100.201'],
+    then: { ok: false, reason: 'ipInUse', message: '198.51.100.201 is already used by Service default/older' } },
   { name: 'GIVEN a restored Service at .201 WHEN a new Service arrives THEN the live IP is never reassigned',
     config: lab, given: [{ req: svc('default/old'), current: ['198.51.100.201'] }], when: svc('default/new'), then: ok(['198.51.100.202'], 'pool-1') },
 ];
