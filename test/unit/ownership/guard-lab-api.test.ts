@@ -170,3 +170,33 @@ describe('webhook and config guard against the lab API server', { timeout: 60_00
     assert.ok(list.items.some((e) => e.reason === 'ConfigUpdated' && e.type === 'Normal'));
   });
 });
+
+describe('ValidatingAdmissionPolicy form (admission: policy) against the lab API server', { timeout: 60_000 }, () => {
+  let api: TestApi;
+  after(async () => {
+    await api?.close();
+  });
+
+  it('GIVEN admission policy WHEN installed THEN no webhook is rendered or mounted, the admin is refused with the command, installer and controller are allowed', async () => {
+    api = await startTestApiServer();
+    const installer = loadKube({ kubeconfigPath: api.kubeconfigPath('bmlb-installer') });
+    const admin = loadKube({ kubeconfigPath: api.kubeconfigPath('admin-user') });
+    const config = labCluster();
+    config.loadBalancer.bmlb.admission = 'policy';
+    const user = await installerUsername(installer.rest);
+    const { manifests } = guardedManifests(config, { installerUsername: user, webhookCA: '-----BEGIN CERTIFICATE-----\nunused\n-----END CERTIFICATE-----\n' });
+    assert.ok(!manifests.some((m) => m.kind === 'ValidatingWebhookConfiguration'));
+    const dep = manifests.find((m) => m.kind === 'Deployment') as any;
+    assert.ok(!JSON.stringify(dep).includes('webhook-cert-dir'), 'no certificate mount without the webhook');
+    for (const o of manifests.filter((m) => !['DaemonSet', 'Deployment'].includes(m.kind))) await applyObject(installer.rest, o);
+    const controller = loadKube({ kubeconfigPath: (await api.serviceAccountKubeconfig(NS, 'bmlb-controller')).path });
+    await assert.rejects(admin.rest.patch(CM, { data: { 'config.yaml': 'x: 1\n' } }), (e: unknown) => {
+      assert.ok(isKubeApiError(e, 403) || isKubeApiError(e, 422), String(e));
+      assert.match(e.status.message ?? '', /bmlb update cluster -c lab/);
+      return true;
+    });
+    await installer.rest.patch(CM, { metadata: { annotations: { 'test/installer': 'yes' } } });
+    const cm = await installer.rest.get<any>(CM);
+    await controller.rest.replace(CM, { ...cm, metadata: { ...cm.metadata, annotations: { ...cm.metadata.annotations, 'test/controller': 'yes' } } });
+  });
+});
