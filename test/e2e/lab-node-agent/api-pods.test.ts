@@ -91,6 +91,18 @@ describe('lab node agent: API pods, lab controllers and Service forwarding', () 
     assert.equal(status.observedGeneration, 1);
   });
 
+  it('GIVEN a pod with a ConfigMap volume WHEN the ConfigMap changes THEN the mounted file follows within seconds, without a restart', async () => {
+    const [pod] = await dsPods();
+    assert.ok(pod);
+    const file = join(bed.stateDir, 'pods', `${NS}_${pod.metadata?.name}_${pod.metadata?.uid}`, 'volumes', 'cfg', 'config.yaml');
+    assert.equal(await readFile(file, 'utf8'), 'a: 1\n');
+    const before = (await bed.pids()).children.find((c) => c.pod === pod.metadata?.name);
+    await bed.kube.rest.patch(resourcePath('v1', 'configmaps', NS, 'echo-config'), { data: { 'config.yaml': 'a: 2\n' } }, 'merge');
+    await waitFor('updated file', async () => (await readFile(file, 'utf8')) === 'a: 2\n', 15_000);
+    const after = (await bed.pids()).children.find((c) => c.pod === pod.metadata?.name);
+    assert.equal(after?.pid, before?.pid);
+  });
+
   it('GIVEN the DaemonSet pod WHEN a Service selects it THEN the EndpointSlice controller lists it ready with the resolved port', async () => {
     await bed.kube.rest.create(resourcePath('v1', 'services', NS), {
       apiVersion: 'v1', kind: 'Service', metadata: { name: 'echo', namespace: NS },
