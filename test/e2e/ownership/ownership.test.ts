@@ -159,12 +159,42 @@ describe('config ownership in the lab (e2e)', { timeout: 420_000 }, () => {
         await sleep(100);
       }
     };
-    // A valid-looking edit (a bigger pool).
-    const p1 = await patch(good.replace('198.51.100.239', '198.51.100.250'));
-    assert.equal(p1.code, 0, p1.stderr);
-    const ms = await waitRestored();
-    // Measured from after kubectl returned, through kubectl polls (each ~0.2–0.5 s in the lab).
-    assert.ok(ms < 2500, `restored after ${ms} ms`);
+    // A valid-looking edit (a bigger pool), seen by a watcher: the edit, then the restore.
+    const arrivals: { at: number; line: string }[] = [];
+    let editRv = '';
+    const watcher = env.lab.spawn('admin', ['kubectl', '--kubeconfig', kubeconfig, '-n', 'bmlb-system', 'get', 'configmap', 'bmlb-config', '--watch',
+      '-o', 'jsonpath={.metadata.resourceVersion}{"\\n"}']);
+    try {
+      let buf = '';
+      watcher.stdout?.on('data', (c: Buffer) => {
+        buf += c.toString();
+        let i: number;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, i);
+          buf = buf.slice(i + 1);
+          if (/^\d+$/.test(line.trim())) arrivals.push({ at: Date.now(), line: line.trim() });
+        }
+      });
+      const ready = Date.now() + 10_000;
+      while (arrivals.length === 0 && Date.now() < ready) await sleep(50);
+      assert.ok(arrivals.length > 0, 'the watch started');
+      const p1 = await kubectl(['-n', 'bmlb-system', 'patch', 'configmap', 'bmlb-config', '--type', 'merge', '-o', 'jsonpath={.metadata.resourceVersion}',
+        '-p', JSON.stringify({ data: { 'config.yaml': good.replace('198.51.100.239', '198.51.100.250') } })], 'admin-user');
+      assert.equal(p1.code, 0, p1.stderr);
+      editRv = p1.stdout.trim();
+      await waitRestored();
+      const end = Date.now() + 5000;
+      while (arrivals.length < 3 && Date.now() < end) await sleep(50);
+    } finally {
+      watcher.kill('SIGTERM');
+    }
+    const edit = arrivals.findIndex((a) => a.line === editRv);
+    assert.ok(edit > 0, `edit ${editRv} among ${arrivals.map((a) => a.line).join(' ')}`);
+    const restore = arrivals[edit + 1];
+    assert.ok(restore, 'the watcher saw the restore');
+    const ms = restore.at - arrivals[edit]!.at;
+    process.stderr.write(`ownership e2e: drift reverted ${ms} ms after the edit (as seen by a kubectl watch)\n`);
+    assert.ok(ms < 1000, `restored ${ms} ms after the edit`);
     const events = await getJson(['-n', 'bmlb-system', 'get', 'events', '--field-selector', 'involvedObject.name=bmlb-config']);
     const warn = events.items.find((e: any) => e.reason === 'ConfigDriftReverted');
     assert.ok(warn, JSON.stringify(events.items.map((e: any) => e.reason)));
