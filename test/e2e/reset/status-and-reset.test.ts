@@ -129,24 +129,25 @@ describe('status and reset cluster in the lab (e2e)', { timeout: 300_000 }, () =
     writeFileSync(manifest, JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'default' }, spec: { type: 'LoadBalancer', selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080, protocol: 'TCP' }] } }));
     const created = await kubectl(['create', '-f', manifest]);
     assert.equal(created.code, 0, created.stderr);
-    let svc: any;
+    // Wait (through the API, cheaply) until the controller gave it an IP and a speaker announced it.
     const t0 = Date.now();
     for (;;) {
-      const r = await bmlb(['status', '-c', clusterFile]);
-      assert.equal(r.code, 0, r.stderr);
-      svc = r.json.services.find((x: any) => x.namespace === 'default' && x.name === 'web');
-      const announcer = r.json.speakers.find((x: any) => x.node === svc?.announcingNode);
-      if (svc?.ips.length && svc.announcingNode && announcer?.announcedIPs === 1) {
-        assert.equal(svc.pool, 'pool-1');
-        assert.match(svc.ips[0], /^198\.51\.100\.(2[0-3]\d)$/);
-        assert.equal(svc.externalTrafficPolicy, 'Cluster');
-        assert.equal(r.json.pools.find((p: any) => p.name === 'pool-1').used, 1);
-        assert.equal(r.json.healthy, true, r.json.problems.join('\n'));
-        break;
-      }
-      assert.ok(Date.now() - t0 < 60_000, `the Service got an IP and an announcing node within 60 s: ${JSON.stringify(r.json.services)} ${JSON.stringify(r.json.speakers)}`);
-      await sleep(1000);
+      const k = await kubectl(['get', 'service', 'web', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip} {.metadata.annotations.bmlb\\.io/announcing-node}']);
+      if (/^\S+ \S+$/.test(k.stdout.trim())) break;
+      assert.ok(Date.now() - t0 < 60_000, `the Service got an IP and an announcing node within 60 s: ${k.stdout} ${k.stderr}`);
+      await sleep(500);
     }
+    const r = await bmlb(['status', '-c', clusterFile]);
+    assert.equal(r.code, 0, r.stderr);
+    const svc = r.json.services.find((x: any) => x.namespace === 'default' && x.name === 'web');
+    assert.ok(svc, JSON.stringify(r.json.services));
+    assert.equal(svc.pool, 'pool-1');
+    assert.match(svc.ips[0], /^198\.51\.100\.(2[0-3]\d)$/);
+    assert.equal(svc.externalTrafficPolicy, 'Cluster');
+    assert.ok(LB.includes(svc.announcingNode), svc.announcingNode);
+    assert.equal(r.json.speakers.find((x: any) => x.node === svc.announcingNode)?.announcedIPs, 1, JSON.stringify(r.json.speakers));
+    assert.equal(r.json.pools.find((p: any) => p.name === 'pool-1').used, 1);
+    assert.equal(r.json.healthy, true, r.json.problems.join('\n'));
     // The human output says the same in a table.
     const text = await env.lab.exec('admin', ['sh', '-c', `cd ${q(ws)} && HOME=${q(home)} node --import ${q(TSX)} ${q(CLI)} status -c ${q(clusterFile)}`], { timeoutMs: 60_000 });
     assert.equal(text.code, 0, text.stderr);
@@ -176,7 +177,7 @@ describe('status and reset cluster in the lab (e2e)', { timeout: 300_000 }, () =
     const before = await holders();
     const t0 = Date.now();
     const r = await bmlb(['reset/cluster', '-c', clusterFile, '--force', '--wait-timeout', '60']);
-    process.stdout.write(`# reset cluster (CLI from sources, tsx start included) took ${Date.now() - t0} ms; static pods stopped after ${r.json.nodes?.map((n: any) => n.waitedMs).join('/')} ms\n`);
+    process.stdout.write(`reset cluster (CLI from sources, tsx start included) took ${Date.now() - t0} ms; static pods stopped after ${r.json.nodes?.map((n: any) => n.waitedMs).join('/')} ms\n`);
     assert.equal(r.code, 0, JSON.stringify(r.json, null, 1) + r.stderr);
     const res = r.json;
     assert.equal(res.clean, true);
@@ -248,7 +249,7 @@ describe('status and reset cluster in the lab (e2e)', { timeout: 300_000 }, () =
   it('GIVEN a reset cluster WHEN reset runs again THEN it succeeds and has nothing to do', async () => {
     const t0 = Date.now();
     const r = await bmlb(['reset/cluster', '-c', clusterFile, '--force']);
-    process.stdout.write(`# second reset took ${Date.now() - t0} ms\n`);
+    process.stdout.write(`second reset took ${Date.now() - t0} ms\n`);
     assert.equal(r.code, 0, JSON.stringify(r.json, null, 1));
     assert.equal(r.json.changed, false);
     assert.equal(r.json.clean, true);
@@ -270,5 +271,12 @@ describe('status and reset cluster in the lab (e2e)', { timeout: 300_000 }, () =
     assert.deepEqual(nodes.map((n: any) => [n.address, n.outcome]), [['198.51.100.21', 'nothing-to-do'], ['198.51.100.22', 'nothing-to-do'], ['198.51.100.23', 'failed']]);
     assert.equal(nodes[2].error.step, 'connect');
     assert.equal(r.json.error.data.api.reached, true, 'the cluster part still ran');
+
+    const st = await bmlb(['status', '-c', clusterFile, '--timeout', '2']);
+    assert.equal(st.code, 0, st.stderr);
+    assert.equal(st.json.controlPlaneVIP.unreachableNodes.length, 1);
+    assert.equal(st.json.controlPlaneVIP.unreachableNodes[0].node, 'lb3');
+    assert.match(st.json.controlPlaneVIP.unreachableNodes[0].error, /ECONNREFUSED/);
+    assert.ok(st.json.problems.some((p: string) => /^LB node lb3 cannot be reached over SSH: /.test(p)), st.json.problems.join('\n'));
   });
 });
