@@ -136,7 +136,8 @@ export async function runSpeaker(opts: SpeakerOptions, deps: SpeakerDeps): Promi
   let lastPlan: SpeakerPlan | undefined;
   /** IP → services it was announced for (for metrics). */
   const announcedFor = new Map<string, string[]>();
-  const annotationAttempts = new Map<string, number>();
+  /** Service key → last annotation write attempted (value and when), to pace retries. */
+  const annotationAttempts = new Map<string, { value: string | null; at: number }>();
   let scheduled = false;
 
   const memo = newElectionMemo();
@@ -363,18 +364,38 @@ export async function runSpeaker(opts: SpeakerOptions, deps: SpeakerDeps): Promi
     pumpWrites();
   };
   const annotationInFlight = new Set<string>();
+  let annotationRetry: NodeJS.Timeout | undefined;
+  const retryAnnotationsIn = (ms: number): void => {
+    if (annotationRetry || stopped) return;
+    annotationRetry = setTimeout(() => {
+      annotationRetry = undefined;
+      schedule();
+    }, ms);
+    annotationRetry.unref();
+  };
 
-  const patchAnnotation = (key: string): void => {
-    const now = Date.now();
-    const last = annotationAttempts.get(key) ?? 0;
-    if (annotationInFlight.has(key) || now - last < ANNOTATION_RETRY_MS) return;
+  /**
+   * Set the announcing-node annotation to this node, or remove it (`null`). The same write is
+   * repeated at most every ANNOTATION_RETRY_MS (until the informer shows it landed); a re-plan is
+   * scheduled for the retry, so it happens even when nothing else changes.
+   */
+  const patchAnnotation = (key: string, value: string | null = self): void => {
+    if (annotationInFlight.has(key)) return;
+    const last = annotationAttempts.get(key);
+    const wait = last && last.value === value ? last.at + ANNOTATION_RETRY_MS - Date.now() : 0;
+    if (wait > 0) {
+      retryAnnotationsIn(wait);
+      return;
+    }
     annotationInFlight.add(key);
+    annotationAttempts.set(key, { value, at: Date.now() });
     const [ns = 'default', name = ''] = key.split('/');
-    enqueueWrite(() => kube.rest.patch(resourcePath('v1', 'services', ns, name), { metadata: { annotations: { [NAMES.announcingNodeAnnotation]: self } } }, 'merge')
+    enqueueWrite(() => kube.rest.patch(resourcePath('v1', 'services', ns, name), { metadata: { annotations: { [NAMES.announcingNodeAnnotation]: value } } }, 'merge')
       .catch((e: Error) => log(`annotation on Service ${key} not written (will retry): ${e.message}`))
       .finally(() => {
         annotationInFlight.delete(key);
-        annotationAttempts.set(key, Date.now());
+        annotationAttempts.set(key, { value, at: Date.now() });
+        retryAnnotationsIn(ANNOTATION_RETRY_MS);
       }));
   };
 
@@ -444,6 +465,15 @@ export async function runSpeaker(opts: SpeakerOptions, deps: SpeakerDeps): Promi
       for (const key of p?.services ?? keys) {
         if (byKey.get(key)?.announcingNode !== self) patchAnnotation(key);
         else annotationAttempts.delete(key);
+      }
+    }
+    // When every speaker agrees nobody announces an IP (no candidate, or outside every pool), the
+    // node the annotation still names removes it, so nothing claims an announcer that is not there.
+    const servingFor = new Set([...announcedFor.values()].flat());
+    for (const p of plan.ips) {
+      if (p.decision.announce || (p.decision.reason !== 'noCandidates' && p.decision.reason !== 'notInAnyPool')) continue;
+      for (const key of p.services) {
+        if (byKey.get(key)?.announcingNode === self && !servingFor.has(key)) patchAnnotation(key, null);
       }
     }
   };
@@ -542,6 +572,7 @@ export async function runSpeaker(opts: SpeakerOptions, deps: SpeakerDeps): Promi
       stopped = true;
       for (const inf of informers) inf.stop();
       if (secretTimer) clearTimeout(secretTimer);
+      if (annotationRetry) clearTimeout(annotationRetry);
       announcer?.close();
       announcer = undefined;
       const m = membership;

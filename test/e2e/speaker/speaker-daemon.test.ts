@@ -289,16 +289,24 @@ test('GIVEN an invalid configuration WHEN it is written THEN speakers keep the l
   assert.match(ev.message ?? '', /bmlb update cluster/);
 });
 
-test('GIVEN a valid configuration without the Service IP in any pool WHEN applied THEN it is withdrawn live, and restored live', async () => {
+test('GIVEN a valid configuration without the Service IP in any pool WHEN applied THEN it is withdrawn live (annotation removed), and restored live', async () => {
   const s = second();
   const shrunk: SpeakerConfig = { ...config, addressPools: [{ name: 'pool-1', addresses: ['198.51.100.210-198.51.100.239'], avoidBuggyIPs: false, manualAssign: false }] };
   await putConfig(formatSpeakerConfig(shrunk));
   await until('withdrawn', () => (metrics(s).get('bmlb_speaker_announced_ips') === 0 ? true : undefined));
   assert.equal(metrics(s).get('bmlb_speaker_config_invalid'), 0);
   assert.deepEqual(arpingReplies(seg, 'c', WEB_IP, 1), []);
+  await until('annotation removed (nobody announces it)', async () => {
+    const svc = await kube.rest.get<SvcObj>(resourcePath('v1', 'services', 'default', 'web'));
+    return svc.metadata?.annotations?.[NAMES.announcingNodeAnnotation] === undefined || undefined;
+  });
   await putConfig(formatSpeakerConfig(config));
   await until('announced again', () => (arpingReplies(seg, 'c', WEB_IP, 1).length > 0 ? true : undefined));
   assert.deepEqual([...new Set(arpingReplies(seg, 'c', WEB_IP, 2))], [macs[s]]);
+  await until('annotation back', async () => {
+    const svc = await kube.rest.get<SvcObj>(resourcePath('v1', 'services', 'default', 'web'));
+    return svc.metadata?.annotations?.[NAMES.announcingNodeAnnotation] === s || undefined;
+  });
 });
 
 test('GIVEN the killed speaker restarts WHEN it rejoins THEN the deterministic ranking gives it the IP back, and only it answers', async () => {
