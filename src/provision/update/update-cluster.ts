@@ -47,6 +47,8 @@ export interface UpdateClusterResult {
   unlabelled: string[];
   applied?: ApplyAction;
   objects: { ref: string; action: ApplyAction }[];
+  /** Admission guards of the previous admission mode, deleted. */
+  removed: string[];
   kubeconfig: string;
   logDir?: string;
 }
@@ -103,6 +105,20 @@ async function applyWithRetry(rest: KubeRest, o: KubeObject): Promise<ApplyActio
   }
 }
 
+const GUARDS = [
+  { kind: 'ValidatingWebhookConfiguration', plural: 'validatingwebhookconfigurations' },
+  { kind: 'ValidatingAdmissionPolicyBinding', plural: 'validatingadmissionpolicybindings' },
+  { kind: 'ValidatingAdmissionPolicy', plural: 'validatingadmissionpolicies' },
+];
+
+/** The admission guard objects (named bmlb-config-guard) the rendered set no longer has. */
+export function staleGuards(manifests: KubeObject[]): { ref: string; path: string }[] {
+  return GUARDS.filter((g) => !manifests.some((m) => m.kind === g.kind)).map((g) => ({
+    ref: `${g.kind} bmlb-config-guard`,
+    path: `/apis/admissionregistration.k8s.io/v1/${g.plural}/bmlb-config-guard`,
+  }));
+}
+
 function phase(title: string) {
   const p = PHASES.find((x) => x.title.startsWith(title));
   if (!p) throw new Error(`create cluster has no phase "${title}"`);
@@ -140,6 +156,7 @@ export async function updateCluster(desired: ClusterConfig, opts: UpdateOptions)
     labelled: [],
     unlabelled: [],
     objects: [],
+    removed: [],
     kubeconfig,
   };
   for (const c of plan.changes) out(`${c.kind} ${c.path}`);
@@ -186,7 +203,15 @@ export async function updateCluster(desired: ClusterConfig, opts: UpdateOptions)
     result.objects.push({ ref: objectRef(o), action });
     if (action !== 'unchanged') out(`${objectRef(o)} ${action}`);
   }
+  // An admission mode change (webhook ↔ policy) leaves the other guard behind: remove it.
+  for (const stale of staleGuards(manifests)) {
+    if (await kube.rest.delete(stale.path)) {
+      result.removed.push(stale.ref);
+      out(`${stale.ref} deleted`);
+    }
+  }
   result.changed =
+    result.removed.length > 0 ||
     result.applied !== 'unchanged' ||
     result.objects.some((o) => o.action !== 'unchanged') ||
     result.nodes.some((n) => n.files.some((f) => f.action !== 'unchanged')) ||

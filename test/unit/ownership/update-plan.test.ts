@@ -80,3 +80,23 @@ describe('update plan', () => {
     assert.deepEqual(invalidatedAllocations([svc('web', '198.51.100.201')], a, clone(a), 'gke-system/istio-ingress'), []);
   });
 });
+
+describe('admission mode change', () => {
+  it('GIVEN admission switched from webhook to policy THEN the webhook configuration is stale, the policy objects are not', async () => {
+    const { staleGuards } = await import('../../../src/provision/update/update-cluster.js');
+    const { guardedManifests } = await import('../../../src/provision/update/ownership-install.js');
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { REPO } = await import('./fixtures.js');
+    const ca = readFileSync(join(REPO, 'test', 'fixtures', 'render', 'webhook-ca.pem'), 'utf8');
+    const c = labCluster();
+    c.loadBalancer.bmlb.admission = 'policy';
+    const policy = guardedManifests(c, { installerUsername: 'bmlb-installer', webhookCA: ca }).manifests;
+    assert.deepEqual(staleGuards(policy).map((s) => s.ref), ['ValidatingWebhookConfiguration bmlb-config-guard']);
+    c.loadBalancer.bmlb.admission = 'webhook';
+    const hook = guardedManifests(c, { installerUsername: 'bmlb-installer', webhookCA: ca }).manifests;
+    assert.deepEqual(staleGuards(hook).map((s) => s.ref), ['ValidatingAdmissionPolicyBinding bmlb-config-guard', 'ValidatingAdmissionPolicy bmlb-config-guard']);
+    c.loadBalancer.bmlb.admission = 'both';
+    assert.deepEqual(staleGuards(guardedManifests(c, { installerUsername: 'bmlb-installer', webhookCA: ca }).manifests), []);
+  });
+});
