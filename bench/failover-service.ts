@@ -46,6 +46,8 @@ interface Trial {
   recovered: boolean;
   movesDuringWatch: number;
   endOn: string;
+  /** Speaker series only: the Service's announcing-node annotation just before the cut. */
+  annotatedBefore?: string;
 }
 
 interface Series {
@@ -56,7 +58,8 @@ interface Series {
 
 type Who = () => Promise<string[]>;
 
-async function trial(lab: TestLab, probe: Probe, who: Who): Promise<Trial> {
+async function trial(lab: TestLab, probe: Probe, who: Who, annotation?: () => Promise<string>): Promise<Trial> {
+  const annotatedBefore = annotation ? await annotation() : undefined;
   const now = await who();
   if (now.length !== 1) throw new Error(`expected one announcer/holder before the trial, found ${JSON.stringify(now)}`);
   const from = now[0]!;
@@ -86,15 +89,15 @@ async function trial(lab: TestLab, probe: Probe, who: Who): Promise<Trial> {
     await sleep(200);
   }
   const returnGapMs = probe.maxGap(restore, Date.now());
-  return { from, to, cutGapMs, returnGapMs, recovered, movesDuringWatch: moves, endOn: last };
+  return { from, to, cutGapMs, returnGapMs, recovered, movesDuringWatch: moves, endOn: last, ...(annotatedBefore !== undefined ? { annotatedBefore } : {}) };
 }
 
-async function series(lab: TestLab, name: string, probe: Probe, who: Who): Promise<Series> {
+async function series(lab: TestLab, name: string, probe: Probe, who: Who, annotation?: () => Promise<string>): Promise<Series> {
   const trials: Trial[] = [];
   for (let i = 0; i < TRIALS; i++) {
-    const t = await trial(lab, probe, who);
+    const t = await trial(lab, probe, who, annotation);
     trials.push(t);
-    log(`[${name}] trial ${i + 1}/${TRIALS}: ${t.from} → ${t.to || '?'} cut gap ${fmtMs(t.cutGapMs)}${t.recovered ? '' : ' (NOT recovered in 20 s)'}, return gap ${fmtMs(t.returnGapMs)}, moves after return ${t.movesDuringWatch} (ends on ${t.endOn})`);
+    log(`[${name}] trial ${i + 1}/${TRIALS}: ${t.from} → ${t.to || '?'} cut gap ${fmtMs(t.cutGapMs)}${t.recovered ? '' : ' (NOT recovered in 20 s)'}, return gap ${fmtMs(t.returnGapMs)}, moves after return ${t.movesDuringWatch} (ends on ${t.endOn})${t.annotatedBefore !== undefined ? `; annotation before the cut: ${t.annotatedBefore}${t.annotatedBefore !== t.from ? ' (the client was NOT on the elected node)' : ''}` : ''}`);
     // Settle: exactly one announcer/holder for 1 s before the next cut.
     await until(async () => (await who()).length === 1, 15_000, 200);
     await sleep(500);
@@ -191,7 +194,7 @@ try {
   if (!(await until(() => pSvc.successes.length > 10, 60_000, 200))) throw new Error(`GET http://${svcIP}/ from the client never succeeded`);
   await until(async () => (await neighNode()).length === 1, 10_000, 200);
   const results: Series[] = [];
-  results.push(await series(L, 'bmlb speaker (defaults: heartbeat 50 ms, failure 250 ms)', pSvc, neighNode));
+  results.push(await series(L, 'bmlb speaker (defaults: heartbeat 50 ms, failure 250 ms)', pSvc, neighNode, annotated));
 
   // --- saturated core ---
   let busyResult = '';
