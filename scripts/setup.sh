@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(openssh-server openssh-client keepalived haproxy frr iputils-arping iproute2 iputils-ping
-      nftables iptables curl tcpdump procps openssl util-linux mount ca-certificates)
+      nftables iptables curl tcpdump procps openssl util-linux mount ca-certificates
+      build-essential python3)  # build-essential + python3: node-gyp builds the packet addon
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
