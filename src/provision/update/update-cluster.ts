@@ -21,6 +21,8 @@ import { APPLIED_CONFIGMAP, type ApplyAction, applyObject, labelLbNodes, recordA
 import { type CreateContext, PHASES, newCreateContext } from '../create/create-cluster.js';
 import type { Session } from '../session.js';
 import { workspaceDirFor } from '../session.js';
+import type { Rendered } from '../../render/render-all.js';
+import { rollNodeFiles } from './node-roll.js';
 import { guardedManifests, prepareOwnership } from './ownership-install.js';
 import { type InvalidatedIp, type UpdatePlan, describeRefused, invalidatedAllocations, planUpdate } from './update-plan.js';
 
@@ -33,6 +35,8 @@ export interface UpdateOptions {
   openSession: () => Session;
   progress?: (line: string) => void;
   cwd?: string;
+  /** Wait after each LB node's files before the next (static pods restart), ms. Default 3000. */
+  settleMs?: number;
 }
 
 export interface UpdateClusterResult {
@@ -119,6 +123,26 @@ export function staleGuards(manifests: KubeObject[]): { ref: string; path: strin
   }));
 }
 
+/** The API through the VIP answers again (after keepalived restarts). */
+async function waitApi(kube: Kube, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await kube.rest.request('GET', '/readyz', { timeoutMs: 3000 });
+      return;
+    } catch (e) {
+      if (Date.now() > deadline) {
+        throw new UserError(`the API does not answer through the control-plane VIP after updating the LB nodes: ${(e as Error).message}`, {
+          code: 'ApiNotReachableThroughVip',
+          exitCode: 3,
+          suggestions: ['Check keepalived and HAProxy on the LB nodes (their static pods), then rerun bmlb update cluster.'],
+        });
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
 function phase(title: string) {
   const p = PHASES.find((x) => x.title.startsWith(title));
   if (!p) throw new Error(`create cluster has no phase "${title}"`);
@@ -175,14 +199,26 @@ export async function updateCluster(desired: ClusterConfig, opts: UpdateOptions)
     try {
       result.logDir = session.log.dir;
       const ctx: CreateContext = newCreateContext(desired, session, { skipPreflight: true, waitTimeoutMs: opts.waitTimeoutMs, ...(opts.now ? { now: opts.now } : {}) });
-      for (const title of ['Preflight', 'Render', 'Configure the LB nodes']) {
+      // Facts over SSH and the rendered node files come from create's own phases.
+      for (const title of ['Preflight', 'Render']) {
         out(`• ${phase(title).title}`);
         await phase(title).run(ctx, (m) => out(`    ${m}`));
       }
-      result.nodes = ctx.appliers.map((a) => ({ address: a.address, files: (a.plan?.files ?? []).map((f) => ({ path: f.path, action: f.action })) }));
+      out('• Update the LB nodes one at a time (the VIP holder last)');
+      result.nodes = await rollNodeFiles({
+        config: desired,
+        session,
+        rendered: ctx.rendered as Rendered,
+        facts: ctx.facts,
+        runId: now.toISOString().replace(/[:.]/g, '-'),
+        settleMs: opts.settleMs ?? 3000,
+        waitTimeoutMs: opts.waitTimeoutMs,
+        out: (m) => out(`    ${m}`),
+      });
     } finally {
       session.close();
     }
+    await waitApi(kube, opts.waitTimeoutMs);
   }
 
   if (plan.labels.add.length) result.labelled = await labelLbNodes(kube.rest, plan.labels.add, opts.waitTimeoutMs);

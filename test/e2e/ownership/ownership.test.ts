@@ -267,4 +267,34 @@ describe('config ownership in the lab (e2e)', { timeout: 420_000 }, () => {
     assert.equal(again.metadata.resourceVersion, applied.metadata.resourceVersion);
     assert.equal(await serviceIp('own-a'), firstIp);
   });
+
+  it('GIVEN a VRRP tunable change WHEN update cluster runs THEN keepalived.conf is rewritten on every LB node (haproxy.cfg untouched), the API still answers through the VIP, speaker/controller not restarted', async () => {
+    writeFileSync(clusterFile, readFileSync(clusterFile, 'utf8')
+      .replace('198.51.100.160-198.51.100.175', NEW_POOL)
+      .replace(/\n(\s*)mode: bundled\n/, '\n$1mode: bundled\n$1bmlb:\n$1  vrrp:\n$1    advertIntervalMs: 300\n'));
+    const starts = await podStarts();
+    const u = await bmlb(['update/cluster', '-c', clusterFile]);
+    assert.equal(u.code, 0, JSON.stringify(u.json) + u.stderr);
+    assert.deepEqual(u.json.plan.changes.map((c: any) => c.path), ['spec.loadBalancer.bmlb.vrrp.advertIntervalMs']);
+    assert.ok(u.json.plan.targets.nodeFiles);
+    assert.equal(u.json.nodes.length, LB.length);
+    for (const n of u.json.nodes) {
+      const action = Object.fromEntries(n.files.map((f: any) => [f.path, f.action]));
+      assert.equal(action['/etc/bmlb/keepalived/keepalived.conf'], 'update', JSON.stringify(n));
+      assert.equal(action['/etc/bmlb/haproxy/haproxy.cfg'], 'unchanged', JSON.stringify(n));
+    }
+    for (const n of LB) {
+      const r = await env.lab.nodeExec(n, ['sh', '-c', 'grep advert_int /etc/bmlb/keepalived/keepalived.conf']);
+      assert.match(r.stdout, /advert_int 0\.30?\b/, `${n}: ${r.stdout}`);
+    }
+    const end = Date.now() + 60_000;
+    for (;;) {
+      const r = await kubectl(['get', 'nodes', '-o', 'name']);
+      if (r.code === 0) break;
+      if (Date.now() > end) assert.fail(`the API does not answer through the VIP after the update: ${r.stderr}`);
+      await sleep(500);
+    }
+    assert.deepEqual(await podStarts(), starts);
+    assert.equal(await serviceIp('own-a'), firstIp);
+  });
 });

@@ -100,3 +100,17 @@ describe('admission mode change', () => {
     assert.deepEqual(staleGuards(guardedManifests(c, { installerUsername: 'bmlb-installer', webhookCA: ca }).manifests), []);
   });
 });
+
+describe('rolling node updates', () => {
+  it('GIVEN three LB nodes, the second holding the VIP THEN the holder is updated last, the others in file order', async () => {
+    const { rollOrder } = await import('../../../src/provision/update/node-roll.js');
+    const iface = (addrs: string[]) => [{ name: 'eth0', addrs: addrs.map((a) => ({ family: 4, local: a, prefixlen: 24 })) }];
+    const facts: any = {
+      '198.51.100.21': { interfaces: iface(['198.51.100.21']) },
+      '198.51.100.22': { interfaces: iface(['198.51.100.22', '198.51.100.10']) },
+      '198.51.100.23': { interfaces: iface(['198.51.100.23']) },
+    };
+    assert.deepEqual(rollOrder(['198.51.100.21', '198.51.100.22', '198.51.100.23'], facts, '198.51.100.10'), ['198.51.100.21', '198.51.100.23', '198.51.100.22']);
+    assert.deepEqual(rollOrder(['198.51.100.21', '198.51.100.23'], facts, '198.51.100.10'), ['198.51.100.21', '198.51.100.23']);
+  });
+});
