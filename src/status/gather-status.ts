@@ -5,7 +5,6 @@
  * an exception, so a degraded cluster still gets a full report.
  */
 import http from 'node:http';
-import { connect } from 'node:net';
 import type { ClusterConfig } from '../config/model.js';
 import { NAMES } from '../config/model.js';
 import { type KubeRest, isKubeApiError, resourcePath } from '../kube/kube-client.js';
@@ -15,6 +14,8 @@ import { interfaceHolding, parseIpAddrJson } from '../provision/preflight/facts.
 import type { NodeConnector } from '../provision/ssh/ssh-pool.js';
 import { parsePrometheus } from '../speaker/metrics.js';
 import type { MetricsFact, NodeFact, ServiceFact, SpeakerPodFact, StatusFacts, VipNodeFact } from './status-report.js';
+import { tcpOpen } from '../provision/tcp-probe.js';
+export { tcpOpen };
 
 export interface StatusIo {
   nodes: NodeConnector;
@@ -23,18 +24,6 @@ export interface StatusIo {
   httpGet(url: string, timeoutMs: number): Promise<string>;
 }
 
-export function tcpOpen(host: string, port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host, port });
-    const done = (ok: boolean): void => {
-      s.destroy();
-      resolve(ok);
-    };
-    s.setTimeout(timeoutMs, () => done(false));
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-  });
-}
 
 export function httpGet(url: string, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {

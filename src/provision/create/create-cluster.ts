@@ -8,7 +8,6 @@
  * lines otherwise; the flow itself knows nothing about terminals.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { ClusterConfig } from '../../config/model.js';
 import { UserError, isUserError } from '../../errors.js';
@@ -28,6 +27,7 @@ import { NodeApplier, NodeStepError } from './node-applier.js';
 import { guardedManifests, prepareOwnership } from '../update/ownership-install.js';
 import type { FileAction } from './node-plan.js';
 import { sysctlFile } from './node-plan.js';
+import { tcpOpen } from '../tcp-probe.js';
 
 export interface CreateOptions {
   skipPreflight: boolean;
@@ -81,18 +81,6 @@ function vipFamily(config: ClusterConfig): 4 | 6 {
   return parseIp(config.loadBalancer.controlPlaneVIP)?.family ?? 4;
 }
 
-async function tcpOpen(host: string, port: number, timeoutMs: number): Promise<boolean> {
-  return await new Promise((resolve) => {
-    const s = connect({ host, port });
-    const done = (ok: boolean): void => {
-      s.destroy();
-      resolve(ok);
-    };
-    s.setTimeout(timeoutMs, () => done(false));
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-  });
-}
 
 function nodeFailure(failures: { error: unknown; address: string }[], rollback: { address: string; outcome: string }[]): UserError {
   const first = failures[0];
