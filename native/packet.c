@@ -142,7 +142,16 @@ static void release(packet_socket *ps, int delete_ref) {
 static void on_readable(uv_poll_t *handle, int status, int events) {
   packet_socket *ps = (packet_socket *)handle->data;
   if (ps == NULL || ps->closed) return;
-  if (status < 0) return;
+  if (status < 0) {
+    /* POLLERR: libuv has stopped this handle. An AF_PACKET socket reports ENETDOWN when its link
+     * goes down and receives again once it is up, so clear the error and keep polling (otherwise
+     * the speaker would never see another ARP/NDP request after a link flap). */
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(ps->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    uv_poll_start(ps->poll, UV_READABLE, on_readable);
+    return;
+  }
   if (!(events & UV_READABLE)) return;
 
   napi_env env = ps->env;
