@@ -187,37 +187,53 @@ export class NodeApplier {
     return { address: this.address, plan, written: [...this.written], sysctls: [...this.sysctlChanges], ...(updates.length ? { backupDir: this.backupDir } : {}) };
   }
 
-  /** Undo whatever apply changed, newest first. Throws NodeStepError if the node cannot be restored. */
+  /**
+   * Undo whatever apply changed, newest first. Every step is attempted even when an earlier one
+   * fails (a node is never left with some files restored and others not tried); a file already
+   * equal to its backup (its write never landed) is left alone. Throws NodeStepError naming every
+   * step that failed if the node could not be fully restored.
+   */
   async rollback(): Promise<{ restored: string[]; removed: string[] }> {
     const restored: string[] = [];
     const removed: string[] = [];
+    const failed: string[] = [];
     if (!this.plan) return { restored, removed };
-    const steps = rollbackSteps(this.plan, this.backupDir, this.writesStarted);
-    for (const s of steps) {
+    const attempt = async (name: string, fn: () => Promise<void>): Promise<boolean> => {
+      try {
+        await this.step(name, fn);
+        return true;
+      } catch (e) {
+        failed.push(`${name}: ${e instanceof NodeStepError ? e.stderr : (e as Error).message}`);
+        return false;
+      }
+    };
+    for (const s of rollbackSteps(this.plan, this.backupDir, this.writesStarted)) {
       if (s.kind === 'restore') {
-        await this.step(`restore ${s.path}`, async () => {
+        const ok = await attempt(`restore ${s.path}`, async () => {
           const p = shQuote(s.path);
-          const r = await this.shell.run(`set -e; t=$(mktemp ${p}.bmlb-rb.XXXXXX); cp -p ${shQuote(s.from)} "$t"; mv -f "$t" ${p}`, { logAs: `restore ${s.path} from ${s.from}` });
+          const from = shQuote(s.from);
+          const r = await this.shell.run(`set -e; if cmp -s ${from} ${p}; then exit 0; fi; t=$(mktemp ${p}.bmlb-rb.XXXXXX); cp -p ${from} "$t"; mv -f "$t" ${p}`, { logAs: `restore ${s.path} from ${s.from}` });
           if (r.code !== 0) throw new NodeStepError(this.address, `restore ${s.path}`, r.stderr.trim() || `exit ${r.code}`);
         });
-        restored.push(s.path);
+        if (ok) restored.push(s.path);
       } else {
-        await this.step(`remove ${s.path}`, async () => {
+        const ok = await attempt(`remove ${s.path}`, async () => {
           const r = await this.shell.run(`rm -f ${shQuote(s.path)}`, { logAs: `remove ${s.path} (new in this run)` });
           if (r.code !== 0) throw new NodeStepError(this.address, `remove ${s.path}`, r.stderr.trim() || `exit ${r.code}`);
         });
-        removed.push(s.path);
+        if (ok) removed.push(s.path);
       }
     }
     if (this.sysctlsTouched) {
       const back = Object.keys(this.sysctls).filter((k) => this.sysctlBefore[k] !== undefined);
       if (back.length) {
-        await this.step('restore sysctls', async () => {
+        await attempt('restore sysctls', async () => {
           const r = await this.shell.run(back.map((k) => `echo ${shQuote(this.sysctlBefore[k] ?? '')} > ${procPath(k)}`).join(' && '));
           if (r.code !== 0) throw new NodeStepError(this.address, 'restore sysctls', r.stderr.trim() || `exit ${r.code}`);
         });
       }
     }
+    if (failed.length) throw new NodeStepError(this.address, 'rollback', failed.join('; '));
     return { restored, removed };
   }
 }

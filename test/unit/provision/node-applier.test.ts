@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { HostKeyStore } from '../../../src/provision/ssh/host-key-store.js';
 import { PrivateKey } from '../../../src/provision/ssh/private-key.js';
@@ -117,5 +118,29 @@ describe('NodeApplier over SSH', () => {
     assert.equal(readFileSync(join(roots[0] ?? '', 'etc/kubernetes/manifests/haproxy.yaml'), 'utf8'), 'pod haproxy v1\n');
     assert.equal(statSync(join(roots[0] ?? '', 'etc/kubernetes/manifests/haproxy.yaml')).mode & 0o777, 0o600);
     for (const f of nodeFiles(roots[2] ?? '', 'v2')) assert.equal(existsSync(f.path), false, `${f.path} removed on the fresh node`);
+  });
+  it('GIVEN a configured node whose manifest cannot be replaced WHEN apply fails there and is rolled back THEN the configs written before are restored and the untouched manifest is left alone', async () => {
+    const shell = await pool.get('127.0.0.1');
+    const root = join(work, 'immutable');
+    for (const f of nodeFiles(root, 'v1')) {
+      mkdirSync(join(f.path, '..'), { recursive: true });
+      writeFileSync(f.path, f.content, { mode: f.mode });
+    }
+    // Root ignores permission bits; the immutable attribute makes the rename over it fail (EPERM).
+    const manifest = join(root, 'etc/kubernetes/manifests/keepalived.yaml');
+    execFileSync('chattr', ['+i', manifest]);
+    try {
+      const a = new NodeApplier(shell, nodeFiles(root, 'v2'), {}, 'run4', join(root, 'backup'));
+      await a.prepare();
+      await assert.rejects(a.apply(), (e: unknown) => e instanceof NodeStepError && e.step === `write ${manifest}`);
+      assert.equal(readFileSync(join(root, 'etc/bmlb/keepalived/keepalived.conf'), 'utf8'), 'keepalived v2\n', 'configs were written before the failure');
+      const rb = await a.rollback();
+      assert.deepEqual(rb.restored.sort(), [join(root, 'etc/bmlb/haproxy/haproxy.cfg'), join(root, 'etc/bmlb/keepalived/keepalived.conf'), manifest].sort());
+      assert.equal(readFileSync(join(root, 'etc/bmlb/keepalived/keepalived.conf'), 'utf8'), 'keepalived v1\n');
+      assert.equal(readFileSync(join(root, 'etc/bmlb/haproxy/haproxy.cfg'), 'utf8'), 'haproxy v1\n');
+      assert.equal(readFileSync(manifest, 'utf8'), 'pod keepalived v1\n');
+    } finally {
+      execFileSync('chattr', ['-i', manifest]);
+    }
   });
 });
