@@ -200,18 +200,25 @@ describe('LoadBalancer Services in the lab: allocation, announcement, failover (
       }, 200);
       const tAnnotation = Date.now() - t0;
       assert.ok(LB.includes(y) && y !== x, y);
+      const h = await waitUntil(`HTTP to ${ip} works again through ${y}`, 10_000, async () => {
+        const r = await httpFromClient(env.lab, `http://${ip}:80/`);
+        return { value: r.ok ? r : undefined, seen: r.out };
+      }, 200);
+      const tHttp = Date.now() - t0;
+      assert.equal(h.body, BACKEND_NODE);
       const replyMacs = await waitUntil(`arping ${ip} answered by ${y}`, 10_000, async () => {
         const a = await arpingFromClient(env.lab, ip, 2);
         return { value: a.macs.length > 0 && a.macs.every((m) => m === mac[y]) ? a.macs : undefined, seen: a.out };
       }, 200);
       assert.deepEqual([...new Set(replyMacs)], [mac[y]]);
       await assertOnlyAnswerer(ip, y);
-      const h = await waitUntil(`HTTP to ${ip} works again through ${y}`, 10_000, async () => {
-        const r = await httpFromClient(env.lab, `http://${ip}:80/`);
-        return { value: r.ok ? r : undefined, seen: r.out };
-      }, 200);
-      assert.equal(h.body, BACKEND_NODE);
-      process.stdout.write(`failover ${x} → ${y}: annotation after ${tAnnotation} ms, HTTP again after ${Date.now() - t0} ms (polled through kubectl, not a measurement)\n`);
+      const ev = await waitUntil(`an Event on web-a saying ${y} announces it`, 10_000, async () => {
+        const list = JSON.parse(await kubectl(['get', 'events', '-n', 'default', '--field-selector', 'involvedObject.name=web-a', '-o', 'json']));
+        const msgs: string[] = (list.items ?? []).map((e: { message?: string }) => e.message ?? '');
+        return { value: msgs.find((m) => m.startsWith(`announcing from node ${y}: ${ip} `)), seen: JSON.stringify(msgs) };
+      }, 500);
+      assert.ok(ev.toLowerCase().includes(mac[y]!), `the Event names ${y}'s MAC ${mac[y]}: ${ev}`);
+      process.stdout.write(`failover ${x} → ${y}: annotation after ${tAnnotation} ms, HTTP again after ${tHttp} ms (polled through kubectl and curl, not a measurement)\n`);
     } finally {
       await env.lab.nodeExec(x, ['ip', 'link', 'set', 'eth0', 'up']);
     }
@@ -222,6 +229,8 @@ describe('LoadBalancer Services in the lab: allocation, announcement, failover (
       const set = [...new Set(a.macs)];
       return { value: s.node && set.length === 1 && set[0] === mac[s.node] ? true : undefined, seen: `${JSON.stringify(s)} ${a.out}` };
     }, 500);
+    const back = await httpFromClient(env.lab, `http://${ip}:80/`);
+    assert.ok(back.ok, `HTTP to ${ip} after the link came back: ${back.out}`);
   });
 
   it('GIVEN a Service requesting 198.51.100.9 (in no pool) WHEN the controller sees it THEN a Warning Event AllocationFailed names the address and it gets no IP', async () => {
@@ -255,6 +264,12 @@ describe('LoadBalancer Services in the lab: allocation, announcement, failover (
     }, 500);
     assert.match(ev.message, new RegExp(`port 80/TCP on ${shared.replaceAll('.', '\\.')} is already used by Service default/share-a`));
     assert.deepEqual((await serviceState('share-c')).ips, []);
+    // Without a requested IP, an overlapping port under the same key gets an address of its own
+    // (MetalLB's rule: the key allows sharing, it does not force it).
+    await createService('share-d', { port: 80, annotations: key });
+    const d = await announced('share-d');
+    assert.equal(d.ips.length, 1);
+    assert.notEqual(d.ips[0], shared, 'share-d does not get the IP where its port is taken');
     // The refusal changed nothing for the two sharing Services.
     assert.deepEqual((await serviceState('share-a')).ips, [shared]);
     assert.deepEqual((await serviceState('share-b')).ips, [shared]);
