@@ -280,7 +280,7 @@ describe('in-cluster manifests', () => {
     ]);
     assert.deepEqual(grants(find(r, 'Role', 'bmlb-controller')).sort(), [
       'coordination.k8s.io/leases:create', 'coordination.k8s.io/leases:get[bmlb-controller]', 'coordination.k8s.io/leases:update[bmlb-controller]',
-      'core/configmaps:get', 'core/configmaps:list', 'core/configmaps:update[bmlb-config]', 'core/configmaps:watch',
+      'core/configmaps:create', 'core/configmaps:get', 'core/configmaps:list', 'core/configmaps:update[bmlb-config]', 'core/configmaps:watch',
     ]);
   });
 
