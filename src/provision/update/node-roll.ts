@@ -5,7 +5,6 @@
  * away from every node at once. Any failure restores every node already changed (the create path's
  * backup/rollback, NodeApplier).
  */
-import { connect } from 'node:net';
 import type { ClusterConfig } from '../../config/model.js';
 import { UserError } from '../../errors.js';
 import { parseIp } from '../../net/address.js';
@@ -15,6 +14,7 @@ import { sysctlFile } from '../create/node-plan.js';
 import { mapSettled } from '../parallel.js';
 import { type NodeFacts, interfaceHolding } from '../preflight/facts.js';
 import type { Session } from '../session.js';
+import { tcpOpen } from '../tcp-probe.js';
 
 export interface RolledNode {
   address: string;
@@ -23,18 +23,6 @@ export interface RolledNode {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export async function tcpAnswers(host: string, port: number, timeoutMs: number): Promise<boolean> {
-  return await new Promise((resolve) => {
-    const s = connect({ host, port });
-    const done = (ok: boolean): void => {
-      s.destroy();
-      resolve(ok);
-    };
-    s.setTimeout(timeoutMs, () => done(false));
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-  });
-}
 
 /** Order for rolling: nodes not holding the VIP first, the holder last (pure). */
 export function rollOrder(addresses: string[], facts: Record<string, NodeFacts>, vip: string): string[] {
@@ -77,7 +65,7 @@ export async function rollNodeFiles(o: RollOptions): Promise<RolledNode[]> {
     });
   }
   const appliers = new Map(prepared.flatMap((p) => (p.ok ? [[p.value.address, p.value] as const] : [])));
-  const vipAnswers = o.vipAnswers ?? (() => tcpAnswers(lb.controlPlaneVIP, lb.controlPlaneLBPort, 1000));
+  const vipAnswers = o.vipAnswers ?? (() => tcpOpen(lb.controlPlaneVIP, lb.controlPlaneLBPort, 1000));
   const done: NodeApplier[] = [];
   for (const address of rollOrder([...appliers.keys()], o.facts, lb.controlPlaneVIP)) {
     const a = appliers.get(address)!;
