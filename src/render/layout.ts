@@ -33,6 +33,14 @@ export const PORTS = {
   controllerWebhook: 9443,
 } as const;
 
+/** The controller's webhook serving certificate: Secret (created by the installer) and its mount. */
+export const WEBHOOK_TLS = {
+  secret: 'bmlb-webhook-tls',
+  /** A directory with tls.crt, tls.key, ca.crt inside the controller container. */
+  certDir: '/var/run/secrets/bmlb.io/webhook-tls',
+  volume: 'webhook-tls',
+} as const;
+
 export const HAPROXY_MONITOR = {
   host: '127.0.0.1',
   path: '/healthz',

@@ -19,6 +19,7 @@ import {
   NODE_PATHS,
   PORTS,
   WEBHOOK_PATH,
+  WEBHOOK_TLS,
 } from './layout.js';
 import { type NodeFacts, nodeContexts } from './node-context.js';
 import { type TemplateName, type Templates, loadTemplates } from './templates.js';
@@ -192,7 +193,13 @@ export function renderManifests(input: RenderInput, templates: Templates): { man
       leaseName: CONTROLLER_LEASE,
       metricsPort: PORTS.controllerMetrics,
       webhookPort: PORTS.controllerWebhook,
-      args: [`--namespace=${NAMES.namespace}`, `--config-map=${NAMES.configMap}`, `--metrics-port=${PORTS.controllerMetrics}`],
+      args: [
+        `--namespace=${NAMES.namespace}`,
+        `--config-map=${NAMES.configMap}`,
+        `--metrics-port=${PORTS.controllerMetrics}`,
+        ...(webhook ? [`--webhook-cert-dir=${WEBHOOK_TLS.certDir}`] : []),
+      ],
+      tls: WEBHOOK_TLS,
     },
     webhook: webhook ?? false,
     policy: policy ?? false,

@@ -14,11 +14,11 @@ import { join } from 'node:path';
 import { NAMES } from '../../config/model.js';
 import { UserError } from '../../errors.js';
 import type { KubeObject } from '../../render/kube-object.js';
+import { WEBHOOK_TLS } from '../../render/layout.js';
 
-export const WEBHOOK_TLS_SECRET = 'bmlb-webhook-tls';
-/** Where the controller container sees the Secret (a directory with tls.crt, tls.key, ca.crt). */
-export const WEBHOOK_CERT_DIR = '/var/run/secrets/bmlb.io/webhook-tls';
-export const WEBHOOK_TLS_VOLUME = 'webhook-tls';
+/** The Secret and where the controller sees it: rendered by src/render (controller Deployment). */
+export const WEBHOOK_TLS_SECRET = WEBHOOK_TLS.secret;
+export const WEBHOOK_CERT_DIR = WEBHOOK_TLS.certDir;
 /** Validity of a new serving certificate, days. */
 export const WEBHOOK_CERT_DAYS = 825;
 /** A stored certificate expiring sooner than this is renewed, days. */
@@ -115,23 +115,3 @@ interface PodSpecLike {
   containers?: { name: string; args?: string[]; volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[] }[];
 }
 
-/**
- * The controller Deployment with the webhook Secret mounted and `--webhook-cert-dir` passed
- * (pure; other objects are returned unchanged). Applied to rendered manifests when the webhook is
- * rendered, so the controller can serve it.
- */
-export function withWebhookTlsMount(manifests: KubeObject[]): KubeObject[] {
-  if (!manifests.some((m) => m.kind === 'ValidatingWebhookConfiguration')) return manifests;
-  return manifests.map((m) => {
-    if (m.kind !== 'Deployment' || m.metadata.name !== 'bmlb-controller') return m;
-    const copy = JSON.parse(JSON.stringify(m)) as KubeObject & { spec: { template: { spec: PodSpecLike } } };
-    const pod = copy.spec.template.spec;
-    pod.volumes = [...(pod.volumes ?? []).filter((v) => v.name !== WEBHOOK_TLS_VOLUME), { name: WEBHOOK_TLS_VOLUME, secret: { secretName: WEBHOOK_TLS_SECRET, defaultMode: 0o400 } } as { name: string }];
-    for (const c of pod.containers ?? []) {
-      if (c.name !== 'controller') continue;
-      c.volumeMounts = [...(c.volumeMounts ?? []).filter((v) => v.name !== WEBHOOK_TLS_VOLUME), { name: WEBHOOK_TLS_VOLUME, mountPath: WEBHOOK_CERT_DIR, readOnly: true }];
-      c.args = [...(c.args ?? []).filter((a) => !a.startsWith('--webhook-cert-dir=')), `--webhook-cert-dir=${WEBHOOK_CERT_DIR}`];
-    }
-    return copy;
-  });
-}

@@ -14,7 +14,7 @@ import type { KubeObject } from '../../render/kube-object.js';
 import { renderManifests } from '../../render/render-all.js';
 import { loadTemplates, type Templates } from '../../render/templates.js';
 import { type ApplyAction, applyObject } from '../create/cluster-objects.js';
-import { type Runner, WEBHOOK_TLS_SECRET, issueWebhookTls, judgeStoredTls, webhookTlsSecret, withWebhookTlsMount } from '../pki/webhook-tls.js';
+import { type Runner, WEBHOOK_TLS_SECRET, issueWebhookTls, judgeStoredTls, webhookTlsSecret } from '../pki/webhook-tls.js';
 
 export const runProgram: Runner = (argv) =>
   new Promise((resolve) => {
@@ -89,5 +89,5 @@ export function guardedManifests(config: ClusterConfig, own: Pick<Ownership, 'in
     { config, nodeFacts: {}, bmlbImage: `bmlb:${config.loadBalancer.bmlb.versions.bmlb}`, webhookCA: own.webhookCA, installerUsername: own.installerUsername },
     templates,
   );
-  return { manifests: withWebhookTlsMount(r.manifests), configMapData: r.configMapData };
+  return { manifests: r.manifests, configMapData: r.configMapData };
 }
