@@ -133,6 +133,8 @@ export async function runSpeaker(opts: SpeakerOptions, deps: SpeakerDeps): Promi
   let selfIp: string | undefined;
   let lbNode = false;
   let failovers = 0;
+  /** The live member set the last reconcile saw (comma-joined), to notice membership changes. */
+  let lastLive = '';
   let lastPlan: SpeakerPlan | undefined;
   /** IP → services it was announced for (for metrics). */
   const announcedFor = new Map<string, string[]>();
@@ -455,6 +457,15 @@ export async function runSpeaker(opts: SpeakerOptions, deps: SpeakerDeps): Promi
         const mac = announcer.mac;
         if (svc) enqueueWrite(() => recorder.record(withKind(svc, 'v1', 'Service'), 'Normal', 'nodeAssigned', `announcing from node ${self}: ${c.ip} (layer2, ${mac})`));
       }
+    }
+    // After any membership change, re-claim what we keep announcing: if this node was cut off, the
+    // others took its IPs and neighbours learnt their MACs; now that it is back and elected again it
+    // must say so, or clients keep the stale MAC until that node dies too (then for an ARP timeout).
+    const live = liveMembers.join(',');
+    if (live !== lastLive) {
+      const fresh = new Set(changes.filter((c) => c.kind !== 'withdraw').map((c) => c.ip));
+      if (lastLive !== '') for (const ip of announcer.announced()) if (!fresh.has(ip)) announcer.refresh(ip);
+      lastLive = live;
     }
     // Keep the services' announcing-node annotation on us for what we announce (retried, rate limited).
     const byKey = new Map(services.map((s) => [s.key, s]));

@@ -36,6 +36,11 @@ export interface L2Announcer {
   readonly mac: string;
   /** Start answering for `ip` and send the gratuitous burst; false if it was already announced. */
   announce(ip: string): boolean;
+  /**
+   * Send the gratuitous burst again for an address already announced (e.g. after this node was cut
+   * off and came back: neighbours may have learnt another node's MAC meanwhile); false if not announced.
+   */
+  refresh(ip: string): boolean;
   /** Stop answering for `ip` (and cancel its pending burst); false if it was not announced. */
   withdraw(ip: string): boolean;
   /** Announced addresses, canonical, sorted. */
@@ -140,6 +145,25 @@ export async function openL2Announcer(opts: L2AnnouncerOptions): Promise<L2Annou
     if (ok) stats.gratuitousSent++;
   };
 
+  /** The first packet at once, the rest every `gap` ms; a new burst for an IP replaces its old one. */
+  const burst = (ip: string, v6: boolean): void => {
+    const running = bursts.get(ip);
+    if (running) clearInterval(running);
+    bursts.delete(ip);
+    sendGratuitous(ip, v6);
+    let left = repeat - 1;
+    if (left <= 0) return;
+    const timer = setInterval(() => {
+      if (closed || !announcedSet.has(ip)) return;
+      sendGratuitous(ip, v6);
+      if (--left <= 0) {
+        clearInterval(timer);
+        bursts.delete(ip);
+      }
+    }, gap);
+    bursts.set(ip, timer);
+  };
+
   const joinGroup = (ip: string): void => {
     const group = formatMac(multicastMac(solicitedNodeAddress(ip)));
     const n = groups.get(group) ?? 0;
@@ -183,19 +207,13 @@ export async function openL2Announcer(opts: L2AnnouncerOptions): Promise<L2Annou
       const v6 = parsed.family === 6;
       if (v6) joinGroup(ip);
       log(`layer2: announcing ${ip} from ${opts.interfaceName} (${macText})`);
-      sendGratuitous(ip, v6);
-      let left = repeat - 1;
-      if (left > 0) {
-        const timer = setInterval(() => {
-          if (closed || !announcedSet.has(ip)) return;
-          sendGratuitous(ip, v6);
-          if (--left <= 0) {
-            clearInterval(timer);
-            bursts.delete(ip);
-          }
-        }, gap);
-        bursts.set(ip, timer);
-      }
+      burst(ip, v6);
+      return true;
+    },
+    refresh(ipText) {
+      const ip = canonicalIp(ipText);
+      if (closed || ip === undefined || !announcedSet.has(ip)) return false;
+      burst(ip, parseIp(ip)?.family === 6);
       return true;
     },
     withdraw(ipText) {

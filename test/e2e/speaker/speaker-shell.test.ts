@@ -58,6 +58,7 @@ function fakeAnnouncer(): L2Announcer & { log: string[] } {
   return {
     interfaceName: 'eth0', mac: '02:00:5e:00:00:21', log,
     announce(ip) { if (set.has(ip)) return false; set.add(ip); log.push(`+${ip}`); return true; },
+    refresh(ip) { if (!set.has(ip)) return false; log.push(`~${ip}`); return true; },
     withdraw(ip) { if (!set.delete(ip)) return false; log.push(`-${ip}`); return true; },
     announced() { return [...set].sort(); },
     stats() { return { arpRequests: 0, arpReplies: 0, ndpSolicitations: 0, ndpAdverts: 0, gratuitousSent: 0, sendErrors: 0 }; },
@@ -194,6 +195,27 @@ test('GIVEN three live nodes WHEN a peer dies THEN its IPs move here in the chan
   assert.ok(gained.length > 0);
   assert.ok(gained.every((ip) => expectedFor('lb2', LB).includes(ip)), 'only the dead node\'s IPs move');
   assert.equal(h.speaker.snapshot().failovers, gained.length);
+});
+
+test('GIVEN a node that was cut off and took every IP WHEN its peers come back and it is still elected for some THEN it re-sends the gratuitous burst for those (neighbours learnt other MACs meanwhile)', async (t) => {
+  const h = await start('lb1');
+  t.after(() => h.speaker.stop());
+  const m = await until('membership started', () => h.memberships[0]);
+  m.set(LB);
+  await sleep(400); // past the start-up settle period
+  m.set(['lb1']); // cut off: the others look dead, lb1 claims everything
+  assert.equal(h.announcer.announced().length, IPS.length);
+  const mark = h.announcer.log.length;
+  m.set(LB); // the link is back
+  const kept = expectedFor('lb1', LB);
+  assert.deepEqual(h.announcer.announced(), kept);
+  const after = h.announcer.log.slice(mark);
+  assert.deepEqual(after.filter((e) => e.startsWith('~')).map((e) => e.slice(1)).sort(), [...kept].sort(), 'every kept IP is re-claimed');
+  assert.ok(after.filter((e) => e.startsWith('-')).length === IPS.length - kept.length, 'the others are withdrawn');
+  // No membership change, no burst: a config-only reconcile does not re-send.
+  const mark2 = h.announcer.log.length;
+  m.set(LB);
+  assert.equal(h.announcer.log.slice(mark2).filter((e) => e.startsWith('~')).length, 0);
 });
 
 test('GIVEN a running speaker WHEN the LB node set and then the timers change THEN peers update in place, and timers restart membership in process', async (t) => {

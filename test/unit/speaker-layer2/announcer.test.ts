@@ -120,3 +120,21 @@ test('GIVEN an interface without a MAC WHEN the announcer opens THEN it refuses 
   io.interfaceInfo = (name) => ({ name, index: 1, mac: Buffer.alloc(6), up: true });
   await assert.rejects(openL2Announcer({ interfaceName: 'lo', garpRepeat: 1, io, mld }), { code: 'InterfaceNotEthernet' });
 });
+
+test('GIVEN an announced IPv4 WHEN refreshed THEN the whole burst goes out again; an IP not announced is not refreshed', async () => {
+  const io = fakeIo();
+  const a = await openL2Announcer({ interfaceName: 'eth0', garpRepeat: 3, garpIntervalMs: 10, io, mld });
+  const arp = io.sockets.find((s) => s.ethertype === ETHERTYPE_ARP) as FakeSocket;
+  a.announce('198.51.100.201');
+  await sleep(80);
+  assert.equal(arp.sent.length, 3);
+  assert.equal(a.refresh('198.51.100.201'), true);
+  assert.equal(arp.sent.length, 4, 'the first packet at once');
+  await sleep(80);
+  assert.equal(arp.sent.length, 6);
+  assert.equal(a.refresh('198.51.100.202'), false);
+  a.withdraw('198.51.100.201');
+  assert.equal(a.refresh('198.51.100.201'), false);
+  assert.equal(a.stats().gratuitousSent, 6);
+  a.close();
+});
