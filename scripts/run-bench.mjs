@@ -15,7 +15,7 @@ if (!files.length) { console.error('no benchmarks matched'); process.exit(2); }
 let failed = false;
 for (const f of files) {
   console.log(`\n## bench/${f}  (${new Date().toISOString()}, node ${process.version})`);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bench', f)], { stdio: 'inherit', cwd: root });
+  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', join(root, 'bench', f)], { stdio: 'inherit', cwd: root });
   if (r.status !== 0) { console.error(`bench/${f} exited ${r.status}`); failed = true; }
 }
 process.exit(failed ? 1 : 0);
