@@ -4,6 +4,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { UserError } from '../errors.js';
+import { listenOrFail } from '../server-listen.js';
 
 export interface EndpointsOptions {
   host: string;
@@ -30,21 +31,7 @@ export async function startEndpoints(opts: EndpointsOptions): Promise<{ port: nu
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
     }
   });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(opts.port, opts.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-  } catch (e) {
-    throw new UserError(`cannot listen on ${opts.host}:${opts.port} for metrics and health: ${(e as Error).message}`, {
-      code: 'MetricsPortUnavailable',
-      suggestions: [`Free port ${opts.port} or pass another --metrics-port.`],
-      cause: e,
-    });
-  }
+  await listenOrFail(server, opts.host, opts.port, { code: 'MetricsPortUnavailable', purpose: 'metrics and health', flag: '--metrics-port' });
   const port = (server.address() as { port: number }).port;
   return {
     port,

@@ -5,6 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { listenOrFail } from '../server-listen.js';
 
 export interface Sample {
   labels?: Record<string, string>;
@@ -71,7 +72,7 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-export function startMetricsServer(opts: {
+export async function startMetricsServer(opts: {
   port: number;
   host?: string;
   families: () => readonly MetricFamily[];
@@ -95,14 +96,9 @@ export function startMetricsServer(opts: {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
     }
   });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve({
-        port: (server.address() as AddressInfo).port,
-        close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
-      });
-    });
-  });
+  await listenOrFail(server, opts.host, opts.port, { code: 'MetricsPortUnavailable', purpose: 'metrics and health', flag: '--metrics-port' });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+  };
 }

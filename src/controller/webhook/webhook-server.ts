@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { UserError } from '../../errors.js';
 import { WEBHOOK_PATH } from '../../render/layout.js';
 import { admissionResponse, decideAdmission, parseAdmissionReview, type AdmissionDecision, type GuardPolicy } from './admission-decision.js';
+import { listenOrFail } from '../../server-listen.js';
 
 export interface WebhookServerOptions {
   host: string;
@@ -86,21 +87,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
       res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body);
     });
   });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(opts.port, opts.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-  } catch (e) {
-    throw new UserError(`cannot listen on ${opts.host}:${opts.port} for the admission webhook: ${(e as Error).message}`, {
-      code: 'WebhookPortUnavailable',
-      suggestions: [`Free port ${opts.port} or pass another --webhook-port.`],
-      cause: e,
-    });
-  }
+  await listenOrFail(server, opts.host, opts.port, { code: 'WebhookPortUnavailable', purpose: 'the admission webhook', flag: '--webhook-port' });
   const timer = setInterval(() => {
     readPair(opts.certDir).then(
       (next) => {
