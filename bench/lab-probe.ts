@@ -18,16 +18,12 @@ import { cpus, freemem, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestLab } from '../test/helpers/lab.js';
+import { runBmlb, shq } from '../test/helpers/bmlb-cli.js';
 
-export const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const TSX = `file://${ROOT}node_modules/tsx/dist/loader.mjs`;
-const CLI = join(ROOT, 'test/e2e/provision/bmlb-src.ts');
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export function q(s: string): string {
-  return `'${s.replaceAll("'", `'\\''`)}'`;
-}
+export { shq as q };
 
 export interface MachineInfo {
   nproc: number;
@@ -88,17 +84,8 @@ export interface CliRun {
 
 /** `bmlb create cluster -c FILE --json [extra]` from the sources, in the lab's admin namespace. */
 export async function bmlbCli(lab: TestLab, s: { ws: string; home: string }, args: string[], timeoutMs = 600_000): Promise<CliRun> {
-  const cmd = `cd ${q(s.ws)} && HOME=${q(s.home)} exec node --import ${q(TSX)} ${q(CLI)} ${args.map(q).join(' ')} --json`;
-  const t0 = Date.now();
-  const r = await lab.exec('admin', ['sh', '-c', cmd], { timeoutMs });
-  const wallMs = Date.now() - t0;
-  let json: any;
-  try {
-    json = JSON.parse(r.stdout);
-  } catch {
-    json = undefined;
-  }
-  return { code: r.code, json, stderr: r.stderr, wallMs };
+  const r = await runBmlb(lab, s, args, { from: 'src', timeoutMs });
+  return { code: r.code, json: r.json, stderr: r.stderr, wallMs: r.wallMs };
 }
 
 /** Nodes (of `nodes`) whose eth0 holds `ip`. */

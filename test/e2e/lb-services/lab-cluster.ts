@@ -5,30 +5,14 @@
  * network namespace.
  */
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
 import type { TestLab } from '../../helpers/lab.js';
-
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const BIN = join(root, 'bin/run.js');
+import { bmlbJson as runBmlbJson, shq as q } from '../../helpers/bmlb-cli.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function q(s: string): string {
-  return `'${s.replaceAll("'", `'\\''`)}'`;
-}
-
 /** Runs `bmlb ARGS --json` (the built CLI) in admin, with its own working directory and HOME. */
 export async function bmlbJson(lab: TestLab, dirs: { ws: string; home: string }, args: string[], timeoutMs = 240_000): Promise<{ code: number; json: any; stderr: string }> {
-  const cmd = `cd ${q(dirs.ws)} && HOME=${q(dirs.home)} exec node ${q(BIN)} ${args.map(q).join(' ')} --json </dev/null`;
-  const r = await lab.exec('admin', ['sh', '-c', cmd], { timeoutMs });
-  let json: any;
-  try {
-    json = JSON.parse(r.stdout);
-  } catch {
-    assert.fail(`bmlb ${args.join(' ')} printed no JSON (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
-  }
-  return { code: r.code, json, stderr: r.stderr };
+  return await runBmlbJson(lab, dirs, args, { from: 'dist', timeoutMs });
 }
 
 /** Polls `probe` every `everyMs` until it returns a value (not undefined) or `ms` pass; fails with `what` and the last seen state. */

@@ -12,20 +12,17 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { useLab } from '../../helpers/lab.js';
+import { bmlbJson, shq as q } from '../../helpers/bmlb-cli.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const TSX = `file://${root}node_modules/tsx/dist/loader.mjs`;
-const CLI = join(root, 'test/e2e/provision/bmlb-src.ts');
 const LB = ['lb1', 'lb2'];
 const NEW_POOL = '198.51.100.160-198.51.100.169';
 
-const q = (s: string): string => `'${s.replaceAll("'", `'\\''`)}'`;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('config ownership in the lab (e2e)', { timeout: 420_000 }, () => {
@@ -42,27 +39,13 @@ describe('config ownership in the lab (e2e)', { timeout: 420_000 }, () => {
     mkdirSync(ws);
     clusterFile = join(tmp, 'cluster.yaml');
     writeFileSync(clusterFile, readFileSync(env.lab.status.clusterFile, 'utf8'));
-    // /etc/sysctl.d is shared with the host in the lab: give each LB node its own.
-    for (const n of LB) {
-      const dir = join(tmp, `sysctl.d-${n}`);
-      mkdirSync(dir);
-      const pid = env.lab.status.nodes.find((x) => x.name === n)?.pid;
-      assert.ok(pid, `pid of ${n}`);
-      execFileSync('nsenter', ['-t', String(pid), '-m', 'mount', '--bind', dir, '/etc/sysctl.d']);
-    }
   });
   after(() => {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
   async function bmlb(args: string[], timeoutMs = 240_000): Promise<{ code: number; json: any; stderr: string }> {
-    const cmd = `cd ${q(ws)} && exec node --import ${q(TSX)} ${q(CLI)} ${args.map(q).join(' ')} --json`;
-    const r = await env.lab.exec('admin', ['sh', '-c', cmd], { timeoutMs });
-    try {
-      return { code: r.code, json: JSON.parse(r.stdout), stderr: r.stderr };
-    } catch {
-      return assert.fail(`bmlb ${args.join(' ')} printed no JSON (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
-    }
+    return await bmlbJson(env.lab, { ws }, args, { from: 'src', timeoutMs });
   }
 
   /** kubectl through the VIP kubeconfig (installer) or as the plain admin user. */

@@ -11,9 +11,7 @@
  *  5. cut the holder's link → the VIP moves and API requests through it resume
  *  6. restore the link → no ping-pong, never two holders
  *
- * The lab keeps /etc/sysctl.d shared with the host, so before anything runs each LB node gets its
- * own /etc/sysctl.d (a temp dir bind-mounted in the node's private mount namespace): bmlb's
- * sysctl file must never land on the host.
+ * /etc/sysctl.d is node-private in the lab, so bmlb's sysctl file lands on the node, never the host.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,17 +21,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { useLab } from '../../helpers/lab.js';
+import { bmlbJson, shq as q } from '../../helpers/bmlb-cli.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const TSX = `file://${root}node_modules/tsx/dist/loader.mjs`;
-const CLI = join(root, 'test/e2e/provision/bmlb-src.ts');
 const VIP = '198.51.100.10';
 const LB = ['lb1', 'lb2', 'lb3'];
 const ADDR: Record<string, string> = { lb1: '198.51.100.21', lb2: '198.51.100.22', lb3: '198.51.100.23' };
 
-function q(s: string): string {
-  return `'${s.replaceAll("'", `'\\''`)}'`;
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -56,28 +50,13 @@ describe('create cluster in the lab (e2e)', { timeout: 600_000 }, () => {
     // The same cluster without sshKnownHostsPath: host keys must come from the workspace.
     strictFile = join(tmp, 'no-known-hosts.yaml');
     writeFileSync(strictFile, readFileSync(clusterFile, 'utf8').replace(/^sshKnownHostsPath:.*$/m, '# sshKnownHostsPath removed by the test'));
-    for (const n of LB) {
-      const dir = join(tmp, `sysctl.d-${n}`);
-      mkdirSync(dir);
-      const pid = lab.status.nodes.find((x) => x.name === n)?.pid;
-      assert.ok(pid, `pid of ${n}`);
-      execFileSync('nsenter', ['-t', String(pid), '-m', 'mount', '--bind', dir, '/etc/sysctl.d']);
-    }
   });
   after(() => {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
   async function bmlb(args: string[], timeoutMs = 300_000): Promise<{ code: number; json: any; stderr: string }> {
-    const cmd = `cd ${q(ws)} && HOME=${q(home)} exec node --import ${q(TSX)} ${q(CLI)} ${args.map(q).join(' ')} --json`;
-    const r = await env.lab.exec('admin', ['sh', '-c', cmd], { timeoutMs });
-    let json: any;
-    try {
-      json = JSON.parse(r.stdout);
-    } catch {
-      assert.fail(`bmlb ${args.join(' ')} printed no JSON (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
-    }
-    return { code: r.code, json, stderr: r.stderr };
+    return await bmlbJson(env.lab, { ws, home }, args, { from: 'src', timeoutMs });
   }
 
   async function on(node: string, script: string): Promise<{ code: number; stdout: string; stderr: string }> {

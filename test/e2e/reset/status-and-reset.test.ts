@@ -12,9 +12,6 @@
  *     no lbnode labels, bmlb-system gone, the VIP answers neither TCP nor ARP from the client
  *  4. status after reset exits 0 and says degraded; with only the VIP kubeconfig it exits 1 (API unreachable)
  *  5. a second reset succeeds and has nothing to do
- *
- * As in the provisioning e2e test, each LB node gets its own /etc/sysctl.d (a temp dir bind-mounted
- * in its private mount namespace) so bmlb's sysctl file never lands on the host.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,17 +21,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { useLab } from '../../helpers/lab.js';
+import { bmlbEntry, bmlbJson, shq as q } from '../../helpers/bmlb-cli.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const TSX = `file://${root}node_modules/tsx/dist/loader.mjs`;
-const CLI = join(root, 'test/e2e/provision/bmlb-src.ts');
 const VIP = '198.51.100.10';
 const LB = ['lb1', 'lb2', 'lb3'];
 const ADDR: Record<string, string> = { lb1: '198.51.100.21', lb2: '198.51.100.22', lb3: '198.51.100.23' };
 
-function q(s: string): string {
-  return `'${s.replaceAll("'", `'\\''`)}'`;
-}
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('status and reset cluster in the lab (e2e)', { timeout: 300_000 }, () => {
@@ -51,28 +44,13 @@ describe('status and reset cluster in the lab (e2e)', { timeout: 300_000 }, () =
     mkdirSync(ws);
     mkdirSync(home);
     clusterFile = env.lab.status.clusterFile;
-    for (const n of LB) {
-      const dir = join(tmp, `sysctl.d-${n}`);
-      mkdirSync(dir);
-      const pid = env.lab.status.nodes.find((x) => x.name === n)?.pid;
-      assert.ok(pid, `pid of ${n}`);
-      execFileSync('nsenter', ['-t', String(pid), '-m', 'mount', '--bind', dir, '/etc/sysctl.d']);
-    }
   });
   after(() => {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
   async function bmlb(args: string[], timeoutMs = 240_000): Promise<{ code: number; json: any; stderr: string }> {
-    const cmd = `cd ${q(ws)} && HOME=${q(home)} exec node --import ${q(TSX)} ${q(CLI)} ${args.map(q).join(' ')} --json </dev/null`;
-    const r = await env.lab.exec('admin', ['sh', '-c', cmd], { timeoutMs });
-    let json: any;
-    try {
-      json = JSON.parse(r.stdout);
-    } catch {
-      assert.fail(`bmlb ${args.join(' ')} printed no JSON (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
-    }
-    return { code: r.code, json, stderr: r.stderr };
+    return await bmlbJson(env.lab, { ws, home }, args, { from: 'src', timeoutMs });
   }
 
   async function on(node: string, script: string): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -149,7 +127,7 @@ describe('status and reset cluster in the lab (e2e)', { timeout: 300_000 }, () =
     assert.equal(r.json.pools.find((p: any) => p.name === 'pool-1').used, 1);
     assert.equal(r.json.healthy, true, r.json.problems.join('\n'));
     // The human output says the same in a table.
-    const text = await env.lab.exec('admin', ['sh', '-c', `cd ${q(ws)} && HOME=${q(home)} node --import ${q(TSX)} ${q(CLI)} status -c ${q(clusterFile)}`], { timeoutMs: 60_000 });
+    const text = await env.lab.exec('admin', ['sh', '-c', `cd ${q(ws)} && HOME=${q(home)} ${bmlbEntry('src')} status -c ${q(clusterFile)}`], { timeoutMs: 60_000 });
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, new RegExp(`^default/web\\s+${svc.ips[0].replaceAll('.', '\\.')}\\s+pool-1\\s+${svc.announcingNode}\\s+Cluster$`, 'm'));
     assert.match(text.stdout, /^Healthy\.$/m);
